@@ -1,0 +1,1 @@
+//! Benchmarks of pulp-rs live in `benches/` (criterion) and in the shell scripts beside it.

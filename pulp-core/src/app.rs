@@ -1,0 +1,203 @@
+//! [`App`]: settings, database, storage and plugins of one pulp-rs process, built once.
+
+use std::sync::Arc;
+
+use crate::db::{Database, DbError, Migration};
+use crate::plugin::{Component, Plugin, Registry};
+use crate::settings::{SettingError, Settings, SettingsSources};
+use crate::storage::{ArtifactStorage, StorageError};
+
+/// Why an app could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A setting is invalid, or what it names cannot be used (database, storage).
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The same plugin was added twice.
+    #[error("plugin {0} was added twice")]
+    DuplicatePlugin(String),
+    /// Two plugins declare the same component.
+    #[error("component '{0}' is declared by two plugins")]
+    DuplicateComponent(String),
+    /// A database error after connecting.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// A storage error after opening it.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Collects plugins, then builds an [`App`].
+pub struct AppBuilder {
+    sources: SettingsSources,
+    plugins: Vec<Box<dyn Plugin>>,
+    duplicate: Option<String>,
+}
+
+impl std::fmt::Debug for AppBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppBuilder")
+            .field("sources", &self.sources)
+            .field(
+                "plugins",
+                &self.plugins.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl AppBuilder {
+    /// Adds a plugin (adding the same one twice makes `build` fail, naming it).
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        if self.plugins.iter().any(|p| p.name() == plugin.name()) {
+            self.duplicate
+                .get_or_insert_with(|| plugin.name().to_string());
+        }
+        self.plugins.push(Box::new(plugin));
+        self
+    }
+
+    /// Runs every plugin's registration (no settings are read, nothing is opened).
+    pub fn registry(&self) -> Result<Registry, AppError> {
+        if let Some(name) = &self.duplicate {
+            return Err(AppError::DuplicatePlugin(name.clone()));
+        }
+        let mut registry = Registry {
+            owner: "core".into(),
+            ..Registry::default()
+        };
+        registry.component(Component::new(
+            "core",
+            "pulp-core",
+            env!("CARGO_PKG_VERSION"),
+            "pulpcore.app",
+        ));
+        for plugin in &self.plugins {
+            registry.owner = plugin.name().to_string();
+            plugin.register(&mut registry);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for component in &registry.components {
+            if !seen.insert(component.component.clone()) {
+                return Err(AppError::DuplicateComponent(component.component.clone()));
+            }
+        }
+        Ok(registry)
+    }
+
+    /// Loads and validates the settings (with the plugins' defaults and validators).
+    pub fn load_settings(&self) -> Result<Settings, AppError> {
+        let registry = self.registry()?;
+        Ok(registry.settings.load(&self.sources)?)
+    }
+
+    /// Loads the settings, opens the storage and connects to the database.
+    /// Migrations are not applied: call [`App::migrate`].
+    pub async fn build(self) -> Result<App, AppError> {
+        let registry = self.registry()?;
+        let settings = registry.settings.load(&self.sources)?;
+        App::assemble(settings, registry).await
+    }
+
+    /// Builds with already loaded settings (the sources are not read).
+    pub async fn build_with(self, settings: Settings) -> Result<App, AppError> {
+        let registry = self.registry()?;
+        App::assemble(settings, registry).await
+    }
+}
+
+/// The shared state of a pulp-rs process.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+#[derive(Debug)]
+struct AppInner {
+    settings: Settings,
+    db: Database,
+    storage: ArtifactStorage,
+    registry: Registry,
+}
+
+impl App {
+    /// A builder reading settings from `sources`.
+    pub fn builder(sources: SettingsSources) -> AppBuilder {
+        AppBuilder {
+            sources,
+            plugins: Vec::new(),
+            duplicate: None,
+        }
+    }
+
+    async fn assemble(settings: Settings, registry: Registry) -> Result<App, AppError> {
+        let storage = ArtifactStorage::from_settings(&settings)
+            .map_err(|e| SettingError::new("storage.url", e.to_string()))?;
+        std::fs::create_dir_all(settings.effective_working_directory()).map_err(|e| {
+            SettingError::new(
+                "working_directory",
+                format!(
+                    "cannot create {}: {e}",
+                    settings.effective_working_directory().display()
+                ),
+            )
+        })?;
+        let db = Database::connect(&settings.effective_database_url())
+            .await
+            .map_err(|e| SettingError::new("database_url", e.to_string()))?;
+        Ok(App {
+            inner: Arc::new(AppInner {
+                settings,
+                db,
+                storage,
+                registry,
+            }),
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The artifact storage.
+    pub fn storage(&self) -> &ArtifactStorage {
+        &self.inner.storage
+    }
+
+    /// Core and plugin components, as `/status/` lists them.
+    pub fn components(&self) -> &[Component] {
+        &self.inner.registry.components
+    }
+
+    /// `{component: version}` of every component (stored with each heartbeat).
+    pub fn component_versions(&self) -> serde_json::Value {
+        self.components()
+            .iter()
+            .map(|c| {
+                (
+                    c.component.clone(),
+                    serde_json::Value::String(c.version.clone()),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// pulp-core's migrations followed by every plugin's.
+    pub fn migrations(&self) -> Vec<Migration> {
+        let mut all = crate::db::core_migrations();
+        all.extend(self.inner.registry.migrations.iter().copied());
+        all
+    }
+
+    /// Applies every pending migration; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, AppError> {
+        Ok(self.db().migrate(&self.migrations()).await?.len())
+    }
+}

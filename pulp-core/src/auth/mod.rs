@@ -1,0 +1,5 @@
+//! Users and their passwords (argon2 hashes); HTTP authentication builds on this.
+
+mod users;
+
+pub use users::{random_password, AuthError, Users};

@@ -1,0 +1,108 @@
+//! [`Database`]: a pool of SQLite or PostgreSQL connections.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use super::DbError;
+use crate::settings::redact;
+
+/// Which database a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (one file; the embedded default).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// A connection pool to the database pulp-rs keeps its state in.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// SQLite pool (WAL journal, busy timeout, foreign keys on).
+    Sqlite(SqlitePool),
+    /// PostgreSQL pool.
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if missing.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            let options =
+                SqliteConnectOptions::from_str(url).map_err(|source| connect_error(url, source))?;
+            Self::connect_sqlite(url, options).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options =
+                PgConnectOptions::from_str(url).map_err(|source| connect_error(url, source))?;
+            Self::connect_postgres(url, options).await
+        } else {
+            Err(DbError::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    /// Connects to SQLite with pulp-rs's connection settings applied to `options`.
+    pub async fn connect_sqlite(url: &str, options: SqliteConnectOptions) -> Result<Self, DbError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|source| connect_error(url, source))?;
+        Ok(Database::Sqlite(pool))
+    }
+
+    /// Connects to PostgreSQL with `options`.
+    pub async fn connect_postgres(url: &str, options: PgConnectOptions) -> Result<Self, DbError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| connect_error(url, source))?;
+        Ok(Database::Postgres(pool))
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        crate::on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        crate::on_pool!(self, pool => pool.close().await)
+    }
+}
+
+fn connect_error(url: &str, source: sqlx::Error) -> DbError {
+    DbError::Connect {
+        url: redact(url),
+        source,
+    }
+}

@@ -1,0 +1,39 @@
+//! One database handle over SQLite (the embedded default) or PostgreSQL, and the
+//! per-application migration runner.
+//!
+//! SQL in pulp-rs is written once with `$1`-style placeholders, which both backends accept;
+//! [`on_pool!`](crate::on_pool) runs one expression against whichever pool is in use.
+
+mod error;
+mod handle;
+mod migrate;
+mod types;
+
+pub use error::DbError;
+pub use handle::{Backend, Database};
+pub use migrate::{AppliedMigration, Migration};
+pub use types::PulpId;
+
+/// Runs `$body` with `$pool` bound to the SQLite or PostgreSQL pool of `$db`.
+///
+/// The body is compiled once per backend, so it may use backend-specific types as long as
+/// the same code is valid for both (binds of `String`, `i64`, `bool`, `chrono` times, JSON).
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Database::Sqlite($pool) => $body,
+            $crate::db::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Migrations of pulp-core itself.
+pub(crate) fn core_migrations() -> Vec<Migration> {
+    vec![Migration {
+        app: "core",
+        name: "0001_initial",
+        sqlite: include_str!("migrations/core_0001_initial.sqlite.sql"),
+        postgres: include_str!("migrations/core_0001_initial.postgres.sql"),
+    }]
+}

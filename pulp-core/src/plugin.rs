@@ -1,0 +1,114 @@
+//! The [`Plugin`] trait and the [`Registry`] a plugin declares itself into.
+
+use serde::Serialize;
+
+use crate::db::Migration;
+use crate::settings::{SettingError, Settings, SettingsLoader};
+
+/// Pulp API level this release of pulp-rs implements (what `/status/` reports for `core`).
+pub const PULP_API_VERSION: &str = "3.123.1";
+
+/// A versioned component as `/status/` lists it (Pulp's `VersionResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    /// Short name clients look for (`core`, `file`).
+    pub component: String,
+    /// The Pulp API level implemented (clients compare it with the versions they need).
+    pub version: String,
+    /// The crate providing it, with its own version (`pulp-file 0.1.0`).
+    pub package: String,
+    /// The module Pulp would name (`pulp_file.app`).
+    pub module: String,
+    /// Whether the component supports domains.
+    pub domain_compatible: bool,
+}
+
+impl Component {
+    /// A component at the Pulp API level of this release.
+    pub fn new(component: &str, package: &str, package_version: &str, module: &str) -> Self {
+        Self {
+            component: component.into(),
+            version: PULP_API_VERSION.into(),
+            package: format!("{package} {package_version}"),
+            module: module.into(),
+            domain_compatible: true,
+        }
+    }
+}
+
+/// A plugin: a value that declares what it adds to pulp-rs when the app is built.
+///
+/// Lifecycle, in order: [`AppBuilder::plugin`](crate::app::AppBuilder::plugin) stores the
+/// plugin; at `build()` each plugin's [`Plugin::register`] runs once, in the order they were
+/// added; then settings are loaded (with the plugins' defaults) and validated (with their
+/// validators), the database is opened and migrations are applied (core's first, then each
+/// plugin's).
+///
+/// Any `Fn(&mut Registry)` is a plugin too, so the smallest plugin is a function.
+pub trait Plugin: Send + Sync + 'static {
+    /// Declares the plugin's components, settings and migrations.
+    fn register(&self, registry: &mut Registry);
+
+    /// A name for error messages (adding the same plugin twice is an error naming it).
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+}
+
+impl<F> Plugin for F
+where
+    F: Fn(&mut Registry) + Send + Sync + 'static,
+{
+    fn register(&self, registry: &mut Registry) {
+        self(registry)
+    }
+}
+
+/// What plugins (and pulp-core itself) have declared.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    pub(crate) components: Vec<Component>,
+    pub(crate) settings: SettingsLoader,
+    pub(crate) migrations: Vec<Migration>,
+    pub(crate) owner: String,
+}
+
+impl Registry {
+    /// Declares a versioned component (listed by `/status/`).
+    pub fn component(&mut self, component: Component) -> &mut Self {
+        self.components.push(component);
+        self
+    }
+
+    /// Adds default values for settings (a TOML-like table: `{"file_max_size": 100}`).
+    /// They sit above the built-in defaults and below the settings file and environment.
+    pub fn settings_defaults(&mut self, defaults: serde_json::Value) -> &mut Self {
+        if let serde_json::Value::Object(map) = defaults {
+            let owner = self.owner.clone();
+            self.settings.add_defaults(&owner, map);
+        }
+        self
+    }
+
+    /// Adds a check of the loaded settings; an error stops start-up with its message.
+    pub fn settings_validator(
+        &mut self,
+        validator: impl Fn(&Settings) -> Result<(), SettingError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let owner = self.owner.clone();
+        self.settings
+            .add_validator(&owner, std::sync::Arc::new(validator));
+        self
+    }
+
+    /// Adds the plugin's migrations, applied in order after pulp-core's.
+    pub fn migrations(&mut self, migrations: impl IntoIterator<Item = Migration>) -> &mut Self {
+        self.migrations.extend(migrations);
+        self
+    }
+
+    /// The components declared so far.
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+}

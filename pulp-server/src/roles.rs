@@ -1,0 +1,231 @@
+//! Running the process roles (API, content app, worker) until a shutdown signal.
+
+use std::time::Duration;
+
+use pulp_core::auth::{random_password, AuthError, Users};
+use pulp_core::settings::SettingError;
+use pulp_core::status::{process_name, AppType, Heartbeat};
+use pulp_core::{App, AppError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Building the app failed (settings, database, storage).
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// A user operation failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A listener could not be opened, or serving failed.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The database failed while running.
+    #[error(transparent)]
+    Database(#[from] pulp_core::db::DbError),
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Which roles this process plays.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    api: bool,
+    content: bool,
+    worker: bool,
+    burst: bool,
+}
+
+impl Roles {
+    pub fn all() -> Self {
+        Self {
+            api: true,
+            content: true,
+            worker: true,
+            burst: false,
+        }
+    }
+    pub fn api() -> Self {
+        Self {
+            api: true,
+            content: false,
+            worker: false,
+            burst: false,
+        }
+    }
+    pub fn content() -> Self {
+        Self {
+            api: false,
+            content: true,
+            worker: false,
+            burst: false,
+        }
+    }
+    pub fn worker(burst: bool) -> Self {
+        Self {
+            api: false,
+            content: false,
+            worker: true,
+            burst,
+        }
+    }
+}
+
+/// Migrates, opens the listeners, registers heartbeats and serves until SIGINT/SIGTERM
+/// (or, for a burst worker, until the queue is empty).
+pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
+    app.migrate().await?;
+    let swept = app.storage().sweep_staging(Duration::from_secs(24 * 3600));
+    if swept > 0 {
+        tracing::info!(swept, "removed staging files left by interrupted writes");
+    }
+    if roles.api {
+        ensure_admin(&app).await?;
+    }
+    let api_listener = match roles.api {
+        true => Some(listen("api_bind", app.settings().api_socket()?).await?),
+        false => None,
+    };
+    let content_listener = match roles.content {
+        true => Some(listen("content_bind", app.settings().content_socket()?).await?),
+        false => None,
+    };
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+
+    let name = process_name();
+    let mut heartbeats = Vec::new();
+    for (enabled, kind) in [
+        (roles.api, AppType::Api),
+        (roles.content, AppType::Content),
+        (roles.worker, AppType::Worker),
+    ] {
+        if enabled {
+            heartbeats.push(
+                Heartbeat::register(app.db(), kind, name.clone(), app.component_versions()).await?,
+            );
+        }
+    }
+    let beating = tokio::spawn(beat_until(
+        heartbeats.clone(),
+        app.settings().worker_ttl,
+        shutdown.clone(),
+    ));
+
+    let mut servers = tokio::task::JoinSet::new();
+    if let Some(listener) = api_listener {
+        tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "REST API listening");
+        let router = pulp_core::api::api_router(app.clone());
+        let stop = shutdown.clone();
+        servers.spawn(async move {
+            pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
+        });
+    }
+    if let Some(listener) = content_listener {
+        tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "content app listening");
+        let router = pulp_core::content::content_router(app.clone());
+        let stop = shutdown.clone();
+        servers.spawn(async move {
+            pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
+        });
+    }
+    if roles.worker {
+        if roles.burst {
+            tracing::info!("burst worker: the task queue is empty, exiting");
+            if servers.is_empty() {
+                shutdown.cancel();
+            }
+        } else {
+            tracing::info!(name = %name, "worker online");
+        }
+    }
+    if servers.is_empty() {
+        shutdown.cancelled().await;
+    }
+    let mut result = Ok(());
+    while let Some(joined) = servers.join_next().await {
+        if let Ok(Err(e)) = joined {
+            result = Err(ServerError::Serve(e));
+            shutdown.cancel();
+        }
+    }
+    shutdown.cancel();
+    let _ = beating.await;
+    for heartbeat in &heartbeats {
+        if let Err(e) = heartbeat.unregister().await {
+            tracing::warn!(error = %e, "could not remove the heartbeat record");
+        }
+    }
+    tracing::info!("stopped");
+    result
+}
+
+async fn listen(key: &str, address: std::net::SocketAddr) -> Result<TcpListener, SettingError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| SettingError::new(key, format!("cannot listen on {address}: {e}")))
+}
+
+/// Creates the `admin` user on first start: with `ADMIN_PASSWORD` if set, else with a
+/// random password printed once.
+async fn ensure_admin(app: &App) -> Result<(), ServerError> {
+    let users = Users::new(app.db());
+    if users.exists("admin").await? {
+        return Ok(());
+    }
+    match &app.settings().admin_password {
+        Some(password) => {
+            users.set_password("admin", password, true).await?;
+            tracing::info!(
+                "created user 'admin' with the password from the admin_password setting"
+            );
+        }
+        None => {
+            let password = random_password();
+            users.set_password("admin", &password, true).await?;
+            println!("Created user 'admin' with password: {password}");
+            println!("(change it with: pulp-server reset-admin-password --password NEW)");
+        }
+    }
+    Ok(())
+}
+
+async fn beat_until(heartbeats: Vec<Heartbeat>, ttl: u64, stop: CancellationToken) {
+    let period = Duration::from_secs_f64((ttl as f64 / 3.0).max(1.0));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+        for heartbeat in &heartbeats {
+            if let Err(e) = heartbeat.beat().await {
+                tracing::warn!(error = %e, name = heartbeat.name(), "heartbeat failed");
+            }
+        }
+    }
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+        _ = shutdown.cancelled() => return,
+    }
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+}
