@@ -99,9 +99,10 @@ impl AppBuilder {
         App::assemble(settings, registry).await
     }
 
-    /// Builds with already loaded settings (the sources are not read).
+    /// Builds with settings made in code (the sources are not read; the validators run).
     pub async fn build_with(self, settings: Settings) -> Result<App, AppError> {
         let registry = self.registry()?;
+        registry.settings.validate(&settings)?;
         App::assemble(settings, registry).await
     }
 }

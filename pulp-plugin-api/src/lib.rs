@@ -52,5 +52,6 @@ pub mod deps {
 
 /// Test support for plugins: temporary SQLite and PostgreSQL databases.
 pub mod testing {
+    pub use pulp_core::db_tests;
     pub use pulp_core::testing::*;
 }

@@ -5,6 +5,7 @@ mod error;
 mod fields;
 mod routes;
 mod serve;
+pub mod timestamp;
 
 pub use error::ApiError;
 pub use fields::select_fields;

@@ -37,7 +37,7 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS pulp_migrations (
 )";
 
 /// Key of the PostgreSQL advisory lock held while migrating.
-const PG_MIGRATION_LOCK: i64 = 0x7075_6c70_6d69_67; // "pulpmig"
+const PG_MIGRATION_LOCK: i64 = 0x0070_756c_706d_6967; // "pulpmig"
 
 /// Applies every pending migration on `$conn`, a connection that already holds the lock
 /// and an open transaction (a macro because the body is the same for both backends).

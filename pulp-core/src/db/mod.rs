@@ -28,8 +28,8 @@ macro_rules! on_pool {
     };
 }
 
-/// Migrations of pulp-core itself.
-pub(crate) fn core_migrations() -> Vec<Migration> {
+/// Migrations of pulp-core itself, in order (plugins' follow them).
+pub fn core_migrations() -> Vec<Migration> {
     vec![Migration {
         app: "core",
         name: "0001_initial",

@@ -117,11 +117,17 @@ impl SettingsLoader {
         let settings: Settings = Figment::from(Serialized::defaults(Value::Object(table)))
             .extract()
             .map_err(|e| SettingError::new(&e.path.join("."), e.kind.to_string()))?;
-        validate_core(&settings)?;
-        for (_, validator) in &self.validators {
-            validator(&settings)?;
-        }
+        self.validate(&settings)?;
         Ok(settings)
+    }
+
+    /// Runs pulp-core's checks, then every registered validator.
+    pub fn validate(&self, settings: &Settings) -> Result<(), SettingError> {
+        validate_core(settings)?;
+        for (_, validator) in &self.validators {
+            validator(settings)?;
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::storage::ChecksumType;
 
 /// Where artifacts and shared temporary files are kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct StorageSettings {
     /// `file:///path` or `s3://bucket/prefix`; unset means `<data_dir>/media`.
@@ -18,16 +18,6 @@ pub struct StorageSettings {
     pub options: BTreeMap<String, String>,
     /// Answer content requests with a redirect to a presigned object-storage URL (S3 only).
     pub redirect_to_object_storage: bool,
-}
-
-impl Default for StorageSettings {
-    fn default() -> Self {
-        Self {
-            url: None,
-            options: BTreeMap::new(),
-            redirect_to_object_storage: false,
-        }
-    }
 }
 
 /// All settings of a pulp-rs process.

@@ -1,0 +1,54 @@
+//! Administration commands: `migrate`, `reset-admin-password`, `worker --burst`.
+
+mod support;
+
+use std::time::Duration;
+
+use pulp_core::auth::Users;
+use pulp_core::testing::TestDatabase;
+use support::{binary_in, run_with_limit};
+
+fn run(t: &TestDatabase, args: &[&str]) -> std::process::Output {
+    let mut command = binary_in(t.dir.path());
+    command.env("PULP_DATABASE_URL", &t.url).args(args);
+    run_with_limit(command, Duration::from_secs(60))
+}
+
+pulp_core::db_tests! {
+    async fn migrate_applies_then_has_nothing_to_do(t: &TestDatabase) {
+        let first = run(t, &["migrate"]);
+        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "applied 1 migration(s)");
+        let second = run(t, &["migrate"]);
+        assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), "applied 0 migration(s)");
+    }
+
+    async fn reset_admin_password_sets_a_given_or_random_password(t: &TestDatabase) {
+        let given = run(t, &["reset-admin-password", "--password", "s3cret-Pass"]);
+        assert!(given.status.success(), "{}", String::from_utf8_lossy(&given.stderr));
+        let users = Users::new(&t.db);
+        assert!(users.verify("admin", "s3cret-Pass").await.expect("verify"));
+
+        let random = run(t, &["reset-admin-password", "--random"]);
+        assert!(random.status.success());
+        let stdout = String::from_utf8_lossy(&random.stdout);
+        let password = stdout.trim().strip_prefix("admin password: ").expect("printed password");
+        assert_eq!(password.len(), 24);
+        assert!(users.verify("admin", password).await.expect("verify"));
+        assert!(!users.verify("admin", "s3cret-Pass").await.expect("verify"));
+
+        let neither = run(t, &["reset-admin-password"]);
+        assert_eq!(neither.status.code(), Some(2), "clap usage error expected");
+        let both = run(t, &["reset-admin-password", "--random", "--password", "x"]);
+        assert_eq!(both.status.code(), Some(2));
+    }
+
+    async fn a_burst_worker_exits_when_the_queue_is_empty(t: &TestDatabase) {
+        let output = run(t, &["worker", "--burst"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let remaining: i64 = pulp_core::on_pool!(&t.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM core_appstatus").fetch_one(pool).await.expect("count")
+        });
+        assert_eq!(remaining, 0, "the burst worker unregisters");
+    }
+}

@@ -1,0 +1,143 @@
+//! Running the real `pulp-server` binary in tests.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pulp-server"));
+    // Nothing from the developer's environment leaks in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PULP_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("PULP_SETTINGS", "")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    command
+}
+
+/// The binary with its data dir (and so its SQLite database) in `dir`.
+pub fn binary_in(dir: &Path) -> Command {
+    let mut command = binary();
+    command
+        .current_dir(dir)
+        .env("PULP_DATA_DIR", dir.join("data"));
+    command
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Runs a command that must end within `limit`; kills it otherwise.
+pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start pulp-server: {e}"));
+    let pid = child.id();
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    });
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    drop(watchdog);
+    output
+}
+
+/// A running `pulp-server` process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub api: String,
+    pub content: String,
+}
+
+impl Server {
+    /// Starts `pulp-server <role>` and waits until the API answers `/status/`.
+    pub fn start(mut command: Command, role: &str) -> Server {
+        let (api_port, content_port) = (free_port(), free_port());
+        command
+            .arg(role)
+            .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
+            .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start: {e}"));
+        let server = Server {
+            child,
+            api: format!("http://127.0.0.1:{api_port}"),
+            content: format!("http://127.0.0.1:{content_port}"),
+        };
+        server
+    }
+
+    /// Polls `/status/` until it answers 200 (panics after 30 s).
+    pub async fn wait_ready(&mut self) -> serde_json::Value {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("pulp-server exited early with {status}");
+            }
+            if let Ok(response) = client
+                .get(format!("{}/pulp/api/v3/status/", self.api))
+                .send()
+                .await
+            {
+                if response.status() == 200 {
+                    return response
+                        .json()
+                        .await
+                        .unwrap_or_else(|e| panic!("status body: {e}"));
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pulp-server did not answer within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits (at most 15 s) for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pulp-server did not stop within 15 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
