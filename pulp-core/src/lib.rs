@@ -3,7 +3,7 @@
 //! The engine of pulp-rs: layered [`settings`], one [`db::Database`] handle over SQLite or
 //! PostgreSQL with per-application migrations, content-addressed artifact [`storage`],
 //! process heartbeats and the [`status`] report, [`auth`] users, and the REST and content-app
-//! building blocks ([`api`], [`content`]). [`app::App`] ties them together; plugins add to it
+//! building blocks ([`api`], [`content_app`]). [`app::App`] ties them together; plugins add to it
 //! through [`plugin::Plugin`] (re-exported for plugin authors by `pulp-plugin-api`).
 //!
 //! ```no_run
@@ -22,7 +22,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod content;
+pub mod content_app;
 pub mod db;
 pub mod plugin;
 pub mod settings;

@@ -126,7 +126,7 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
     }
     if let Some(listener) = content_listener {
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "content app listening");
-        let router = pulp_core::content::content_router(app.clone());
+        let router = pulp_core::content_app::content_router(app.clone());
         let stop = shutdown.clone();
         servers.spawn(async move {
             pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
