@@ -6,6 +6,7 @@ use crate::db::{Database, DbError, Migration};
 use crate::plugin::{Component, Plugin, Registry};
 use crate::settings::{SettingError, Settings, SettingsSources};
 use crate::storage::{ArtifactStorage, StorageError};
+use crate::tasking::{TaskFunctions, Wakeup};
 
 /// Why an app could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,9 @@ pub enum AppError {
     /// The same plugin was added twice.
     #[error("plugin {0} was added twice")]
     DuplicatePlugin(String),
+    /// Two registrations use the same task name.
+    #[error("task function '{0}' is registered twice")]
+    DuplicateTask(String),
     /// Two plugins declare the same component.
     #[error("component '{0}' is declared by two plugins")]
     DuplicateComponent(String),
@@ -72,9 +76,13 @@ impl AppBuilder {
             env!("CARGO_PKG_VERSION"),
             "pulpcore.app",
         ));
+        crate::tasking::register_builtin(&mut registry.tasks);
         for plugin in &self.plugins {
             registry.owner = plugin.name().to_string();
             plugin.register(&mut registry);
+        }
+        if let Some(name) = registry.tasks.duplicates().first() {
+            return Err(AppError::DuplicateTask(name.clone()));
         }
         let mut seen = std::collections::BTreeSet::new();
         for component in &registry.components {
@@ -119,6 +127,8 @@ struct AppInner {
     db: Database,
     storage: ArtifactStorage,
     registry: Registry,
+    wakeup: Wakeup,
+    process_name: String,
 }
 
 impl App {
@@ -152,6 +162,8 @@ impl App {
                 db,
                 storage,
                 registry,
+                wakeup: Wakeup::default(),
+                process_name: crate::status::process_name(),
             }),
         })
     }
@@ -174,6 +186,21 @@ impl App {
     /// Core and plugin components, as `/status/` lists them.
     pub fn components(&self) -> &[Component] {
         &self.inner.registry.components
+    }
+
+    /// The registered task functions.
+    pub fn task_functions(&self) -> &TaskFunctions {
+        &self.inner.registry.tasks
+    }
+
+    /// The signal that wakes this process's idle workers.
+    pub fn wakeup(&self) -> &Wakeup {
+        &self.inner.wakeup
+    }
+
+    /// The name this process registers under (`<pid>@<host>`).
+    pub fn process_name(&self) -> &str {
+        &self.inner.process_name
     }
 
     /// `{component: version}` of every component (stored with each heartbeat).

@@ -28,6 +28,7 @@ pub mod plugin;
 pub mod settings;
 pub mod status;
 pub mod storage;
+pub mod tasking;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -2,8 +2,11 @@
 
 use serde::Serialize;
 
+use std::future::Future;
+
 use crate::db::Migration;
 use crate::settings::{SettingError, Settings, SettingsLoader};
+use crate::tasking::{TaskContext, TaskFunctions, TaskOutput};
 
 /// Pulp API level this release of pulp-rs implements (what `/status/` reports for `core`).
 pub const PULP_API_VERSION: &str = "3.123.1";
@@ -70,6 +73,7 @@ pub struct Registry {
     pub(crate) components: Vec<Component>,
     pub(crate) settings: SettingsLoader,
     pub(crate) migrations: Vec<Migration>,
+    pub(crate) tasks: TaskFunctions,
     pub(crate) owner: String,
 }
 
@@ -104,6 +108,17 @@ impl Registry {
     /// Adds the plugin's migrations, applied in order after pulp-core's.
     pub fn migrations(&mut self, migrations: impl IntoIterator<Item = Migration>) -> &mut Self {
         self.migrations.extend(migrations);
+        self
+    }
+
+    /// Registers a task function under a stable `name` (stored in task rows: keep old names
+    /// registered when renaming, until the next major release).
+    pub fn task<F, Fut>(&mut self, name: &str, function: F) -> &mut Self
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = TaskOutput> + Send + 'static,
+    {
+        self.tasks.register(name, function);
         self
     }
 

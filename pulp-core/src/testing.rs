@@ -80,6 +80,15 @@ impl TestDatabase {
         }
     }
 
+    /// Settings that use this database, with the data directory in the test's scratch dir.
+    pub fn settings(&self) -> crate::settings::Settings {
+        crate::settings::Settings {
+            database_url: Some(self.url.clone()),
+            data_dir: self.dir.path().join("data"),
+            ..crate::settings::Settings::default()
+        }
+    }
+
     /// Closes the pool and drops the PostgreSQL schema.
     pub async fn cleanup(self) {
         self.db.close().await;

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use pulp_core::auth::{random_password, AuthError, Users};
 use pulp_core::settings::SettingError;
-use pulp_core::status::{process_name, AppType, Heartbeat};
+use pulp_core::status::{AppType, Heartbeat};
+use pulp_core::tasking::{Worker, WorkerOptions};
 use pulp_core::{App, AppError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(std::io::Error),
+    /// The worker failed.
+    #[error(transparent)]
+    Tasking(#[from] pulp_core::tasking::TaskingError),
 }
 
 /// Which roles this process plays.
@@ -96,13 +100,10 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
 
-    let name = process_name();
+    // The worker registers its own heartbeat.
+    let name = app.process_name().to_string();
     let mut heartbeats = Vec::new();
-    for (enabled, kind) in [
-        (roles.api, AppType::Api),
-        (roles.content, AppType::Content),
-        (roles.worker, AppType::Worker),
-    ] {
+    for (enabled, kind) in [(roles.api, AppType::Api), (roles.content, AppType::Content)] {
         if enabled {
             heartbeats.push(
                 Heartbeat::register(app.db(), kind, name.clone(), app.component_versions()).await?,
@@ -132,20 +133,28 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
             pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
         });
     }
+    let mut worker = None;
     if roles.worker {
-        if roles.burst {
-            tracing::info!("burst worker: the task queue is empty, exiting");
-            if servers.is_empty() {
-                shutdown.cancel();
-            }
-        } else {
-            tracing::info!(name = %name, "worker online");
-        }
-    }
-    if servers.is_empty() {
-        shutdown.cancelled().await;
+        let options = WorkerOptions {
+            burst: roles.burst,
+            ..WorkerOptions::default()
+        };
+        let stop = shutdown.clone();
+        let runner = Worker::new(app.clone(), options);
+        tracing::info!(name = %runner.name(), burst = roles.burst, "worker online");
+        worker = Some(tokio::spawn(async move { runner.run(stop).await }));
     }
     let mut result = Ok(());
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(Ok(ran)) => tracing::info!(tasks = ran, "worker stopped"),
+            Ok(Err(e)) => result = Err(ServerError::Tasking(e)),
+            Err(e) => tracing::error!(error = %e, "the worker panicked"),
+        }
+        if roles.burst {
+            shutdown.cancel();
+        }
+    }
     while let Some(joined) = servers.join_next().await {
         if let Ok(Err(e)) = joined {
             result = Err(ServerError::Serve(e));

@@ -1,0 +1,152 @@
+//! Running one claimed task: working directory, cancellation, panics, recording the outcome.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::time::Duration;
+
+use futures::FutureExt;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::scheduler::{self, state_of};
+use super::{Task, TaskContext, TaskState};
+use crate::app::App;
+
+/// How often a running task's state is checked for a cancel request (besides wake-ups).
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
+struct Outcome {
+    state: TaskState,
+    error: Option<Value>,
+    result: Option<Value>,
+    created: Vec<String>,
+}
+
+impl Outcome {
+    fn failed(description: String) -> Self {
+        Outcome {
+            state: TaskState::Failed,
+            error: Some(json!({ "description": description })),
+            result: None,
+            created: Vec::new(),
+        }
+    }
+}
+
+/// Runs a task this process has claimed (state running) and records how it ended.
+pub(crate) async fn run_claimed(app: &App, task: Task) {
+    let seq = task.seq;
+    let id = task.pulp_id;
+    let working_dir = app
+        .settings()
+        .effective_working_directory()
+        .join(format!("task-{id}"));
+    let outcome = match tokio::fs::create_dir_all(&working_dir).await {
+        Ok(()) => execute(app, task, &working_dir).await,
+        Err(e) => Outcome::failed(format!(
+            "cannot create the working directory {}: {e}",
+            working_dir.display()
+        )),
+    };
+    if let Err(e) = tokio::fs::remove_dir_all(&working_dir).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(task = %id, error = %e, "could not remove the working directory");
+        }
+    }
+    let created = (!outcome.created.is_empty()).then_some(outcome.created);
+    let mut attempts = 0;
+    loop {
+        let finished = scheduler::finish(
+            app.db(),
+            seq,
+            outcome.state,
+            outcome.error.clone(),
+            outcome.result.clone(),
+            created.clone(),
+        )
+        .await;
+        match finished {
+            Ok(_) => break,
+            Err(e) if attempts < 5 => {
+                attempts += 1;
+                tracing::warn!(task = %id, error = %e, "recording the end of a task failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
+            }
+            Err(e) => {
+                tracing::error!(task = %id, error = %e, "could not record the end of a task");
+                break;
+            }
+        }
+    }
+    tracing::debug!(task = %id, state = %outcome.state, "task ended");
+    app.wakeup().notify();
+}
+
+async fn execute(app: &App, task: Task, working_dir: &Path) -> Outcome {
+    let Some(function) = app.task_functions().get(&task.name) else {
+        return Outcome::failed(format!(
+            "unknown task function '{}': no plugin of this server registers it",
+            task.name
+        ));
+    };
+    let cancellation = CancellationToken::new();
+    let watcher = tokio::spawn(watch_for_cancel(
+        app.clone(),
+        task.seq,
+        cancellation.clone(),
+    ));
+    let context = TaskContext::new(
+        app.clone(),
+        task,
+        working_dir.to_path_buf(),
+        cancellation.clone(),
+    );
+    let run = AssertUnwindSafe(function(context.clone())).catch_unwind();
+    let ended = tokio::select! {
+        ended = run => Some(ended),
+        _ = cancellation.cancelled() => None,
+    };
+    watcher.abort();
+    let created = context.created_resources();
+    match ended {
+        None => Outcome {
+            state: TaskState::Canceled,
+            error: None,
+            result: None,
+            created,
+        },
+        Some(Ok(Ok(result))) => Outcome {
+            state: TaskState::Completed,
+            error: None,
+            result,
+            created,
+        },
+        Some(Ok(Err(e))) => Outcome {
+            created,
+            ..Outcome::failed(e.description)
+        },
+        Some(Err(panic)) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            Outcome::failed(format!("the task panicked: {reason}"))
+        }
+    }
+}
+
+/// Cancels `token` once the task is marked canceling.
+async fn watch_for_cancel(app: App, seq: i64, token: CancellationToken) {
+    loop {
+        let notified = app.wakeup().notified();
+        if let Ok(Some(TaskState::Canceling)) = state_of(app.db(), seq).await {
+            token.cancel();
+            return;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(CANCEL_POLL) => {}
+        }
+    }
+}
