@@ -12,3 +12,8 @@ pub fn format(time: &DateTime<Utc>) -> String {
 pub fn serialize<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(time))
 }
+
+/// Like [`format`] with nanoseconds (for ordering events finer than Pulp shows).
+pub fn format_nanos(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}

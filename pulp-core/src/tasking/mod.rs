@@ -42,7 +42,8 @@ pub use worker::{reap_missing_workers, Worker, WorkerOptions};
 
 /// Names of the tasks pulp-core itself registers.
 pub mod builtin {
-    /// Sleeps `{"interval": seconds}` (Pulp's test task); for tests and benchmarks.
+    /// Sleeps `{"interval": seconds}` (Pulp's test task); for tests and benchmarks. Its result
+    /// is `{"started": …, "finished": …}`, the times its body began and ended.
     pub const SLEEP: &str = "pulpcore.app.tasks.test.sleep";
     /// Does nothing; for tests and benchmarks.
     pub const NOOP: &str = "pulpcore.app.tasks.test.noop";

@@ -71,7 +71,13 @@ pub(crate) fn register_builtin(functions: &mut TaskFunctions) {
                 "interval {seconds} is not between 0 and 86400 seconds"
             )));
         }
+        let started = chrono::Utc::now();
         tokio::time::sleep(std::time::Duration::from_secs_f64(seconds)).await;
-        Ok(None)
+        let finished = chrono::Utc::now();
+        // The interval the body really ran in (tests check reservations against it).
+        Ok(Some(serde_json::json!({
+            "started": crate::api::timestamp::format_nanos(&started),
+            "finished": crate::api::timestamp::format_nanos(&finished),
+        })))
     });
 }
