@@ -13,6 +13,9 @@ pub enum ApiError {
     /// 400 with `{"field": ["message", …]}`.
     #[error("invalid input: {0:?}")]
     Validation(BTreeMap<String, Vec<String>>),
+    /// 400 with `{"detail": "…"}` (a body that is not JSON, or not an object).
+    #[error("bad request: {0}")]
+    BadRequest(String),
     /// 401.
     #[error("authentication credentials were not provided or are wrong")]
     Unauthenticated,
@@ -50,6 +53,7 @@ impl IntoResponse for ApiError {
         };
         match self {
             ApiError::Validation(fields) => (StatusCode::BAD_REQUEST, Json(fields)).into_response(),
+            ApiError::BadRequest(reason) => detail(StatusCode::BAD_REQUEST, reason),
             ApiError::Unauthenticated => {
                 let mut response = detail(
                     StatusCode::UNAUTHORIZED,

@@ -3,11 +3,16 @@
 
 mod error;
 mod fields;
+pub mod list;
+mod request;
 mod routes;
 mod serve;
+mod tasks;
 pub mod timestamp;
 
 pub use error::ApiError;
 pub use fields::select_fields;
+pub use list::{Page, Paging, QueryParams, SqlValue, SqlWhere};
+pub use request::{base_url, parse_json};
 pub use routes::{api_router, API_ROOT};
 pub use serve::serve;

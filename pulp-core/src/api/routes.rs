@@ -16,6 +16,7 @@ pub const API_ROOT: &str = "/pulp/api/v3";
 pub fn api_router(app: App) -> Router {
     Router::new()
         .route(&format!("{API_ROOT}/status/"), get(status))
+        .merge(super::tasks::routes())
         .fallback(not_found)
         .with_state(app)
 }

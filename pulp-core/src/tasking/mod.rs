@@ -34,6 +34,7 @@ pub use error::{TaskError, TaskingError};
 pub use progress::{GroupProgressReport, ProgressReport, ProgressReporter};
 pub use queue::{create_task_group, mark_group_dispatched, TaskGroup};
 pub use record::Task;
+pub(crate) use record::{TaskRow, TASK_COLUMNS};
 pub(crate) use registry::register_builtin;
 pub use registry::{TaskFn, TaskFunctions, TaskOutput};
 pub use state::TaskState;

@@ -1,0 +1,419 @@
+//! List endpoints: query parameters, filters compiled to SQL with binds, pagination in Pulp's
+//! shape (`count`, `next`, `previous`, `results`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ApiError;
+use crate::db::{Backend, PulpId};
+
+/// Pulp's default page size.
+pub const DEFAULT_LIMIT: i64 = 100;
+/// The largest page served.
+pub const MAX_LIMIT: i64 = 5000;
+
+/// The query parameters of a request, in order (names may repeat).
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    /// Parses a raw query string.
+    pub fn parse(raw: Option<&str>) -> Self {
+        QueryParams(
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The last value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, comma-separated values split.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            })
+            .collect()
+    }
+
+    /// The raw query without `limit`/`offset`, for building page links.
+    fn without_paging(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k != "limit" && k != "offset")
+            .cloned()
+            .collect()
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// Text.
+    Text(String),
+    /// Integer.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+    /// Timestamp.
+    Time(DateTime<Utc>),
+    /// Id.
+    Id(PulpId),
+}
+
+/// `WHERE` clauses with their bound values; `?` in a clause becomes the next `$n`.
+#[derive(Debug, Clone)]
+pub struct SqlWhere {
+    backend: Backend,
+    clauses: Vec<String>,
+    values: Vec<SqlValue>,
+}
+
+impl SqlWhere {
+    /// An empty filter for `backend`.
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            clauses: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// The backend the SQL is for.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Adds a clause; each `?` in it takes the next of `values` (as many as there are `?`).
+    pub fn add(&mut self, clause: &str, values: impl IntoIterator<Item = SqlValue>) {
+        let mut values = values.into_iter();
+        let mut sql = String::with_capacity(clause.len() + 8);
+        for ch in clause.chars() {
+            if ch == '?' {
+                let value = values.next();
+                debug_assert!(
+                    value.is_some(),
+                    "fewer values than placeholders in {clause}"
+                );
+                self.values
+                    .push(value.unwrap_or(SqlValue::Text(String::new())));
+                sql.push_str(&format!("${}", self.values.len()));
+            } else {
+                sql.push(ch);
+            }
+        }
+        debug_assert!(
+            values.next().is_none(),
+            "more values than placeholders in {clause}"
+        );
+        self.clauses.push(sql);
+    }
+
+    /// Adds `column IN (?, ?, …)` (an empty list matches nothing).
+    pub fn add_in(&mut self, column: &str, values: Vec<SqlValue>) {
+        if values.is_empty() {
+            self.clauses.push("1 = 0".into());
+            return;
+        }
+        let marks = vec!["?"; values.len()].join(", ");
+        self.add(&format!("{column} IN ({marks})"), values);
+    }
+
+    /// Adds "the JSON array of strings in `column` contains one of `values`".
+    pub fn add_json_contains_any(&mut self, column: &str, values: Vec<String>) {
+        if values.is_empty() {
+            self.clauses.push("1 = 0".into());
+            return;
+        }
+        let clause = match self.backend {
+            Backend::Sqlite => {
+                let marks = vec!["?"; values.len()].join(", ");
+                format!(
+                    "EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value IN ({marks}))"
+                )
+            }
+            Backend::Postgres => {
+                let tests: Vec<String> = values
+                    .iter()
+                    .map(|_| format!("jsonb_exists({column}, ?)"))
+                    .collect();
+                format!("({})", tests.join(" OR "))
+            }
+        };
+        self.add(&clause, values.into_iter().map(SqlValue::Text));
+    }
+
+    /// `WHERE …` (or nothing).
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// The bound values, in placeholder order.
+    pub fn values(&self) -> &[SqlValue] {
+        &self.values
+    }
+
+    /// The number of values bound so far (the next placeholder is `$len+1`).
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether no clause was added.
+    pub fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+}
+
+/// Binds every [`SqlValue`] of `$values` to the query `$query` (a macro because the query's
+/// type differs per backend).
+#[macro_export]
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                $crate::api::SqlValue::Text(v) => query.bind(v.clone()),
+                $crate::api::SqlValue::Int(v) => query.bind(*v),
+                $crate::api::SqlValue::Bool(v) => query.bind(*v),
+                $crate::api::SqlValue::Time(v) => query.bind(*v),
+                $crate::api::SqlValue::Id(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+/// `limit` and `offset` of a list request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Page size.
+    pub limit: i64,
+    /// Items skipped.
+    pub offset: i64,
+}
+
+impl Paging {
+    /// From the query (invalid values are field errors).
+    pub fn from_query(query: &QueryParams) -> Result<Self, ApiError> {
+        let number = |name: &str, default: i64| -> Result<i64, ApiError> {
+            match query.get(name) {
+                None | Some("") => Ok(default),
+                Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    ApiError::field(name, "A valid non-negative integer is required.")
+                }),
+            }
+        };
+        let limit = number("limit", DEFAULT_LIMIT)?;
+        Ok(Paging {
+            limit: if limit == 0 {
+                DEFAULT_LIMIT
+            } else {
+                limit.min(MAX_LIMIT)
+            },
+            offset: number("offset", 0)?,
+        })
+    }
+}
+
+/// One page of a list, in Pulp's shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T: Serialize> {
+    /// Items matching the filters.
+    pub count: i64,
+    /// Link to the next page.
+    pub next: Option<String>,
+    /// Link to the previous page.
+    pub previous: Option<String>,
+    /// This page's items.
+    pub results: Vec<T>,
+}
+
+impl<T: Serialize> Page<T> {
+    /// A page with links built from the request's `base` URL (scheme, host, path) and query.
+    pub fn new(
+        results: Vec<T>,
+        count: i64,
+        paging: Paging,
+        base: &str,
+        query: &QueryParams,
+    ) -> Self {
+        let link = |offset: i64| {
+            let mut pairs = query.without_paging();
+            pairs.push(("limit".into(), paging.limit.to_string()));
+            if offset > 0 {
+                pairs.push(("offset".into(), offset.to_string()));
+            }
+            let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            format!("{base}?{encoded}")
+        };
+        let next =
+            (paging.offset + paging.limit < count).then(|| link(paging.offset + paging.limit));
+        let previous = (paging.offset > 0).then(|| link((paging.offset - paging.limit).max(0)));
+        Page {
+            count,
+            next,
+            previous,
+            results,
+        }
+    }
+}
+
+/// Parses a timestamp filter value (ISO 8601; a date alone means midnight UTC).
+pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(raw, format) {
+            return Ok(naive.and_utc());
+        }
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        if let Some(midnight) = date.and_hms_opt(0, 0, 0) {
+            return Ok(midnight.and_utc());
+        }
+    }
+    Err(ApiError::field(field, "Enter a valid date/time."))
+}
+
+/// Adds the Django-style lookups of a timestamp column: `field`, `__gt`, `__gte`, `__lt`,
+/// `__lte`, `__isnull`, `__range` (two comma-separated times).
+pub fn time_filters(
+    filter: &mut SqlWhere,
+    query: &QueryParams,
+    field: &str,
+    column: &str,
+) -> Result<(), ApiError> {
+    for (suffix, op) in [
+        ("", "="),
+        ("__gt", ">"),
+        ("__gte", ">="),
+        ("__lt", "<"),
+        ("__lte", "<="),
+    ] {
+        let name = format!("{field}{suffix}");
+        if let Some(raw) = query.get(&name) {
+            let time = parse_time(&name, raw)?;
+            filter.add(&format!("{column} {op} ?"), [SqlValue::Time(time)]);
+        }
+    }
+    let isnull = format!("{field}__isnull");
+    if let Some(raw) = query.get(&isnull) {
+        match parse_bool(&isnull, raw)? {
+            true => filter.add(&format!("{column} IS NULL"), []),
+            false => filter.add(&format!("{column} IS NOT NULL"), []),
+        }
+    }
+    let range = format!("{field}__range");
+    if let Some(raw) = query.get(&range) {
+        let parts: Vec<&str> = raw.split(',').collect();
+        let [from, to] = parts.as_slice() else {
+            return Err(ApiError::field(
+                &range,
+                "Enter two date/times separated by a comma.",
+            ));
+        };
+        let (from, to) = (
+            parse_time(&range, from.trim())?,
+            parse_time(&range, to.trim())?,
+        );
+        filter.add(
+            &format!("{column} >= ? AND {column} <= ?"),
+            [SqlValue::Time(from), SqlValue::Time(to)],
+        );
+    }
+    Ok(())
+}
+
+/// Parses a boolean query value as Django does (`true`/`false`, `1`/`0`, `True`/`False`).
+pub fn parse_bool(field: &str, raw: &str) -> Result<bool, ApiError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ApiError::field(field, "Enter a valid boolean.")),
+    }
+}
+
+/// Turns `ordering=-started_at,name` into `ORDER BY …` using the allowed `columns`
+/// (`(field, column)`); unknown fields are a field error.
+pub fn ordering(
+    query: &QueryParams,
+    columns: &[(&str, &str)],
+    default: &str,
+) -> Result<String, ApiError> {
+    let requested = query.list("ordering");
+    if requested.is_empty() {
+        return Ok(format!("ORDER BY {default}"));
+    }
+    let mut parts = Vec::new();
+    for item in requested {
+        let (descending, field) = match item.strip_prefix('-') {
+            Some(field) => (true, field),
+            None => (false, item.as_str()),
+        };
+        let column = columns
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, column)| *column)
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+                ApiError::field(
+                    "ordering",
+                    format!(
+                        "Unknown ordering field '{field}'; use one of {}.",
+                        allowed.join(", ")
+                    ),
+                )
+            })?;
+        parts.push(format!(
+            "{column} {}",
+            if descending { "DESC" } else { "ASC" }
+        ));
+    }
+    Ok(format!("ORDER BY {}", parts.join(", ")))
+}
+
+/// The id in an href of the form `<prefix><uuid>/` or a PRN `prn:<kind>:<uuid>`.
+pub fn id_from_reference(
+    field: &str,
+    reference: &str,
+    href_prefix: &str,
+    prn_kind: &str,
+) -> Result<PulpId, ApiError> {
+    let raw = reference
+        .strip_prefix(href_prefix)
+        .map(|rest| rest.trim_end_matches('/'))
+        .or_else(|| reference.strip_prefix(&format!("prn:{prn_kind}:")));
+    raw.and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .map(PulpId)
+        .ok_or_else(|| {
+            ApiError::field(
+                field,
+                format!("'{reference}' is not a valid reference to a {prn_kind}."),
+            )
+        })
+}

@@ -1,0 +1,649 @@
+//! `/tasks/`, `/task-groups/` and `/workers/`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::list::{
+    id_from_reference, ordering, parse_bool, time_filters, Page, Paging, QueryParams, SqlValue,
+    SqlWhere,
+};
+use super::timestamp::format as ts;
+use super::{base_url, select_fields, ApiError, API_ROOT};
+use crate::app::App;
+use crate::db::PulpId;
+use crate::tasking::{cancel, ProgressReport, Task, TaskGroup, TaskState, TaskingError};
+
+/// Routes of tasks, task groups and workers.
+pub(crate) fn routes() -> Router<App> {
+    Router::new()
+        .route(&format!("{API_ROOT}/tasks/"), get(list_tasks))
+        .route(
+            &format!("{API_ROOT}/tasks/{{id}}/"),
+            get(read_task).patch(cancel_task).delete(delete_task),
+        )
+        .route(&format!("{API_ROOT}/task-groups/"), get(list_groups))
+        .route(&format!("{API_ROOT}/task-groups/{{id}}/"), get(read_group))
+        .route(&format!("{API_ROOT}/workers/"), get(list_workers))
+        .route(&format!("{API_ROOT}/workers/{{id}}/"), get(read_worker))
+}
+
+impl From<TaskingError> for ApiError {
+    fn from(e: TaskingError) -> Self {
+        match e {
+            TaskingError::NotFound(_) => ApiError::NotFound,
+            TaskingError::Invalid(message) => ApiError::field("non_field_errors", message),
+            e @ TaskingError::NotCancelable { .. } => ApiError::Conflict(e.to_string()),
+            TaskingError::Database(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+fn path_id(raw: &str) -> Result<PulpId, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(PulpId)
+        .map_err(|_| ApiError::NotFound)
+}
+
+fn task_href(id: PulpId) -> String {
+    format!("{API_ROOT}/tasks/{id}/")
+}
+
+fn group_href(id: PulpId) -> String {
+    format!("{API_ROOT}/task-groups/{id}/")
+}
+
+fn worker_href(id: PulpId) -> String {
+    format!("{API_ROOT}/workers/{id}/")
+}
+
+/// Worker ids by name, for the names in `tasks`.
+async fn worker_ids(app: &App, names: Vec<String>) -> Result<HashMap<String, PulpId>, ApiError> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut filter = SqlWhere::new(app.db().backend());
+    filter.add("app_type = 'worker'", []);
+    filter.add_in("name", names.into_iter().map(SqlValue::Text).collect());
+    let sql = format!("SELECT name, pulp_id FROM core_appstatus {}", filter.sql());
+    let rows: Vec<(String, PulpId)> = crate::on_pool!(app.db(), pool => {
+        crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+    });
+    Ok(rows.into_iter().collect())
+}
+
+/// Pulp's `TaskResponse` for each task (progress reports and children fetched in bulk).
+async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<SqlValue> = tasks.iter().map(|t| SqlValue::Id(t.pulp_id)).collect();
+    let mut children: HashMap<PulpId, Vec<String>> = HashMap::new();
+    let mut reports: HashMap<PulpId, Vec<ProgressReport>> = HashMap::new();
+    if !ids.is_empty() {
+        let mut filter = SqlWhere::new(app.db().backend());
+        filter.add_in("parent_task", ids.clone());
+        let sql = format!(
+            "SELECT parent_task, pulp_id FROM core_task {} ORDER BY seq",
+            filter.sql()
+        );
+        let rows: Vec<(PulpId, PulpId)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        for (parent, child) in rows {
+            children.entry(parent).or_default().push(task_href(child));
+        }
+        let mut filter = SqlWhere::new(app.db().backend());
+        filter.add_in("task", ids);
+        let sql = format!(
+            "SELECT task, message, code, state, total, done, suffix FROM core_progressreport {} ORDER BY pulp_created, pulp_id",
+            filter.sql()
+        );
+        let rows: Vec<(
+            PulpId,
+            String,
+            String,
+            String,
+            Option<i64>,
+            i64,
+            Option<String>,
+        )> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        for (task, message, code, state, total, done, suffix) in rows {
+            reports.entry(task).or_default().push(ProgressReport {
+                message,
+                code,
+                state,
+                total,
+                done,
+                suffix,
+            });
+        }
+    }
+    let workers = worker_ids(app, tasks.iter().filter_map(|t| t.worker.clone()).collect()).await?;
+    let time = |t: &Option<DateTime<Utc>>| t.as_ref().map(ts);
+    Ok(tasks
+        .into_iter()
+        .map(|task| {
+            json!({
+                "pulp_href": task_href(task.pulp_id),
+                "prn": format!("prn:core.task:{}", task.pulp_id),
+                "pulp_created": ts(&task.pulp_created),
+                "pulp_last_updated": ts(&task.pulp_last_updated),
+                "state": task.state,
+                "name": task.name,
+                "logging_cid": task.logging_cid,
+                "created_by": null,
+                "unblocked_at": time(&task.unblocked_at),
+                "started_at": time(&task.started_at),
+                "finished_at": time(&task.finished_at),
+                "error": task.error,
+                "worker": task.worker.as_ref().and_then(|w| workers.get(w)).map(|id| worker_href(*id)),
+                "parent_task": task.parent_task.map(task_href),
+                "child_tasks": children.remove(&task.pulp_id).unwrap_or_default(),
+                "task_group": task.task_group.map(group_href),
+                "progress_reports": reports.remove(&task.pulp_id).unwrap_or_default(),
+                "created_resources": task.created_resources,
+                "created_resource_prns": [],
+                "reserved_resources_record": task.reserved_resources_record,
+                "result": task.result,
+            })
+        })
+        .collect())
+}
+
+/// Builds the `WHERE` of a task list from Pulp's filters.
+fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
+    let mut filter = SqlWhere::new(app.db().backend());
+    let state = |field: &str, raw: &str| {
+        TaskState::parse(raw)
+            .map(|s| SqlValue::Text(s.as_str().into()))
+            .ok_or_else(|| {
+                ApiError::field(
+                    field,
+                    format!("Select a valid choice. {raw} is not one of the available choices."),
+                )
+            })
+    };
+    if let Some(raw) = query.get("state") {
+        filter.add("state = ?", [state("state", raw)?]);
+    }
+    if let Some(raw) = query.get("state__ne") {
+        filter.add("state <> ?", [state("state__ne", raw)?]);
+    }
+    let states = query.list("state__in");
+    if !states.is_empty() {
+        let values = states
+            .iter()
+            .map(|s| state("state__in", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        filter.add_in("state", values);
+    }
+    if let Some(name) = query.get("name") {
+        filter.add("name = ?", [SqlValue::Text(name.into())]);
+    }
+    if let Some(name) = query.get("name__ne") {
+        filter.add("name <> ?", [SqlValue::Text(name.into())]);
+    }
+    if let Some(part) = query.get("name__contains") {
+        filter.add(
+            "name LIKE ? ESCAPE '\\'",
+            [SqlValue::Text(format!("%{}%", escape_like(part)))],
+        );
+    }
+    let names = query.list("name__in");
+    if !names.is_empty() {
+        filter.add_in("name", names.into_iter().map(SqlValue::Text).collect());
+    }
+    if let Some(cid) = query.get("logging_cid") {
+        filter.add("logging_cid = ?", [SqlValue::Text(cid.into())]);
+    }
+    if let Some(part) = query.get("logging_cid__contains") {
+        filter.add(
+            "logging_cid LIKE ? ESCAPE '\\'",
+            [SqlValue::Text(format!("%{}%", escape_like(part)))],
+        );
+    }
+    if let Some(href) = query.get("worker") {
+        let id = id_from_reference(
+            "worker",
+            href,
+            &format!("{API_ROOT}/workers/"),
+            "core.worker",
+        )?;
+        filter.add(
+            "worker IN (SELECT name FROM core_appstatus WHERE pulp_id = ?)",
+            [SqlValue::Id(id)],
+        );
+    }
+    if let Some(href) = query.get("parent_task") {
+        let id = id_from_reference(
+            "parent_task",
+            href,
+            &format!("{API_ROOT}/tasks/"),
+            "core.task",
+        )?;
+        filter.add("parent_task = ?", [SqlValue::Id(id)]);
+    }
+    if let Some(href) = query.get("child_tasks") {
+        let id = id_from_reference(
+            "child_tasks",
+            href,
+            &format!("{API_ROOT}/tasks/"),
+            "core.task",
+        )?;
+        filter.add(
+            "pulp_id IN (SELECT parent_task FROM core_task WHERE pulp_id = ?)",
+            [SqlValue::Id(id)],
+        );
+    }
+    if let Some(href) = query.get("task_group") {
+        let id = id_from_reference(
+            "task_group",
+            href,
+            &format!("{API_ROOT}/task-groups/"),
+            "core.taskgroup",
+        )?;
+        filter.add("task_group = ?", [SqlValue::Id(id)]);
+    }
+    let mut ids: Vec<SqlValue> = Vec::new();
+    for href in query
+        .list("pulp_href__in")
+        .iter()
+        .chain(query.list("prn__in").iter())
+    {
+        ids.push(SqlValue::Id(id_from_reference(
+            "pulp_href__in",
+            href,
+            &format!("{API_ROOT}/tasks/"),
+            "core.task",
+        )?));
+    }
+    for raw in query.list("pulp_id__in") {
+        let id = uuid::Uuid::parse_str(&raw)
+            .map_err(|_| ApiError::field("pulp_id__in", format!("'{raw}' is not a valid UUID.")))?;
+        ids.push(SqlValue::Id(PulpId(id)));
+    }
+    if query.get("pulp_href__in").is_some()
+        || query.get("prn__in").is_some()
+        || query.get("pulp_id__in").is_some()
+    {
+        filter.add_in("pulp_id", ids);
+    }
+    let column = "reserved_resources_record";
+    if let Some(resource) = query.get("reserved_resources") {
+        filter.add_json_contains_any(
+            column,
+            vec![resource.to_string(), format!("shared:{resource}")],
+        );
+    }
+    if let Some(resource) = query.get("exclusive_resources") {
+        filter.add_json_contains_any(column, vec![resource.to_string()]);
+    }
+    if let Some(resource) = query.get("shared_resources") {
+        filter.add_json_contains_any(column, vec![format!("shared:{resource}")]);
+    }
+    let held = query.list("reserved_resources__in");
+    if !held.is_empty() {
+        let values = held
+            .iter()
+            .flat_map(|r| [r.clone(), format!("shared:{r}")])
+            .collect();
+        filter.add_json_contains_any(column, values);
+    }
+    if let Some(href) = query.get("created_resources") {
+        filter.add_json_contains_any("created_resources", vec![href.to_string()]);
+    }
+    for field in ["started_at", "finished_at", "pulp_created", "unblocked_at"] {
+        time_filters(&mut filter, query, field, field)?;
+    }
+    Ok(filter)
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+const TASK_ORDERING: &[(&str, &str)] = &[
+    ("pulp_created", "pulp_created"),
+    ("pulp_last_updated", "pulp_last_updated"),
+    ("started_at", "started_at"),
+    ("finished_at", "finished_at"),
+    ("unblocked_at", "unblocked_at"),
+    ("name", "name"),
+    ("state", "state"),
+    ("pk", "seq"),
+];
+
+async fn list_tasks(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&query)?;
+    let filter = task_filters(&app, &query)?;
+    let order = ordering(&query, TASK_ORDERING, "pulp_created DESC, seq DESC")?;
+    let count_sql = format!("SELECT COUNT(*) FROM core_task {}", filter.sql());
+    let n = filter.len();
+    let page_sql = format!(
+        "SELECT {} FROM core_task {} {order} LIMIT ${} OFFSET ${}",
+        crate::tasking::TASK_COLUMNS,
+        filter.sql(),
+        n + 1,
+        n + 2
+    );
+    let (count, rows): (i64, Vec<crate::tasking::TaskRow>) = crate::on_pool!(app.db(), pool => {
+        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
+        let rows = crate::bind_values!(sqlx::query_as(&page_sql), filter.values())
+            .bind(paging.limit)
+            .bind(paging.offset)
+            .fetch_all(pool)
+            .await?;
+        (count, rows)
+    });
+    let tasks = rows.into_iter().map(Task::from).collect();
+    let results: Vec<Value> = render_tasks(&app, tasks)
+        .await?
+        .into_iter()
+        .map(|v| select_fields(v, raw.as_deref()))
+        .collect();
+    let base = format!("{}{API_ROOT}/tasks/", base_url(&headers));
+    Ok(Json(Page::new(results, count, paging, &base, &query)))
+}
+
+async fn read_task(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let task = Task::get(app.db(), path_id(&id)?).await?;
+    let rendered = render_tasks(&app, vec![task])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(select_fields(rendered, raw.as_deref())))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    state: String,
+}
+
+async fn cancel_task(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = path_id(&id)?;
+    let body: CancelBody = super::parse_json(&body)?;
+    if body.state != "canceled" {
+        return Err(ApiError::field(
+            "state",
+            format!(
+                "\"{}\" is not a valid choice; the only valid value is \"canceled\".",
+                body.state
+            ),
+        ));
+    }
+    let task = cancel(&app, id).await?;
+    let rendered = render_tasks(&app, vec![task])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(rendered))
+}
+
+async fn delete_task(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let task = Task::get(app.db(), path_id(&id)?).await?;
+    if !task.state.is_final() {
+        return Err(ApiError::Conflict(format!(
+            "Task {} is {}; only finished tasks can be deleted (cancel it first).",
+            task.pulp_id, task.state
+        )));
+    }
+    crate::on_pool!(app.db(), pool => {
+        sqlx::query("DELETE FROM core_task WHERE pulp_id = $1 AND state IN ('completed', 'failed', 'canceled', 'skipped')")
+            .bind(task.pulp_id)
+            .execute(pool)
+            .await?;
+    });
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn render_group(app: &App, group: TaskGroup) -> Result<Value, ApiError> {
+    let counts: Vec<(String, i64)> = crate::on_pool!(app.db(), pool => {
+        sqlx::query_as("SELECT state, COUNT(*) FROM core_task WHERE task_group = $1 GROUP BY state")
+            .bind(group.pulp_id)
+            .fetch_all(pool)
+            .await?
+    });
+    let ids: Vec<PulpId> = crate::on_pool!(app.db(), pool => {
+        sqlx::query_scalar("SELECT pulp_id FROM core_task WHERE task_group = $1 ORDER BY seq")
+            .bind(group.pulp_id)
+            .fetch_all(pool)
+            .await?
+    });
+    let mut body = json!({
+        "pulp_href": group_href(group.pulp_id),
+        "prn": format!("prn:core.taskgroup:{}", group.pulp_id),
+        "description": group.description,
+        "all_tasks_dispatched": group.all_tasks_dispatched,
+        "group_progress_reports": TaskGroup::progress(app.db(), group.pulp_id).await?,
+        "tasks": ids.into_iter().map(|id| json!({ "pulp_href": task_href(id) })).collect::<Vec<_>>(),
+    });
+    for state in TaskState::ALL {
+        let count = counts
+            .iter()
+            .find(|(s, _)| s == state.as_str())
+            .map(|(_, c)| *c)
+            .unwrap_or(0);
+        body[state.as_str()] = json!(count);
+    }
+    Ok(body)
+}
+
+async fn list_groups(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&query)?;
+    let (count, ids): (i64, Vec<PulpId>) = crate::on_pool!(app.db(), pool => {
+        let count = sqlx::query_scalar("SELECT COUNT(*) FROM core_taskgroup").fetch_one(pool).await?;
+        let ids = sqlx::query_scalar("SELECT pulp_id FROM core_taskgroup ORDER BY pulp_created DESC, pulp_id LIMIT $1 OFFSET $2")
+            .bind(paging.limit)
+            .bind(paging.offset)
+            .fetch_all(pool)
+            .await?;
+        (count, ids)
+    });
+    let mut results = Vec::new();
+    for id in ids {
+        let group = TaskGroup::get(app.db(), id).await?;
+        results.push(select_fields(
+            render_group(&app, group).await?,
+            raw.as_deref(),
+        ));
+    }
+    let base = format!("{}{API_ROOT}/task-groups/", base_url(&headers));
+    Ok(Json(Page::new(results, count, paging, &base, &query)))
+}
+
+async fn read_group(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let group = TaskGroup::get(app.db(), path_id(&id)?).await?;
+    Ok(Json(select_fields(
+        render_group(&app, group).await?,
+        raw.as_deref(),
+    )))
+}
+
+type WorkerRow = (
+    PulpId,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    sqlx::types::Json<Value>,
+);
+
+async fn render_workers(app: &App, rows: Vec<WorkerRow>) -> Result<Vec<Value>, ApiError> {
+    let mut current: HashMap<String, PulpId> = HashMap::new();
+    if !rows.is_empty() {
+        let mut filter = SqlWhere::new(app.db().backend());
+        filter.add("state IN ('running', 'canceling')", []);
+        filter.add_in(
+            "worker",
+            rows.iter().map(|r| SqlValue::Text(r.1.clone())).collect(),
+        );
+        let sql = format!("SELECT worker, pulp_id FROM core_task {}", filter.sql());
+        let running: Vec<(String, PulpId)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        current.extend(running);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, created, heartbeat, versions)| {
+            json!({
+                "pulp_href": worker_href(id),
+                "prn": format!("prn:core.worker:{id}"),
+                "pulp_created": ts(&created),
+                "pulp_last_updated": ts(&heartbeat),
+                "name": name,
+                "last_heartbeat": ts(&heartbeat),
+                "versions": versions.0,
+                "current_task": current.get(&name).map(|t| task_href(*t)),
+            })
+        })
+        .collect())
+}
+
+const WORKER_COLUMNS: &str = "pulp_id, name, pulp_created, last_heartbeat, versions";
+
+async fn list_workers(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&query)?;
+    let mut filter = SqlWhere::new(app.db().backend());
+    filter.add("app_type = 'worker'", []);
+    let cutoff = Utc::now() - chrono::Duration::seconds(app.settings().worker_ttl as i64);
+    if let Some(raw) = query.get("online") {
+        let op = if parse_bool("online", raw)? {
+            ">="
+        } else {
+            "<"
+        };
+        filter.add(&format!("last_heartbeat {op} ?"), [SqlValue::Time(cutoff)]);
+    }
+    if let Some(raw) = query.get("missing") {
+        let op = if parse_bool("missing", raw)? {
+            "<"
+        } else {
+            ">="
+        };
+        filter.add(&format!("last_heartbeat {op} ?"), [SqlValue::Time(cutoff)]);
+    }
+    if let Some(name) = query.get("name") {
+        filter.add("name = ?", [SqlValue::Text(name.into())]);
+    }
+    if let Some(part) = query.get("name__contains") {
+        filter.add(
+            "name LIKE ? ESCAPE '\\'",
+            [SqlValue::Text(format!("%{}%", escape_like(part)))],
+        );
+    }
+    if let Some(part) = query.get("name__startswith") {
+        filter.add(
+            "name LIKE ? ESCAPE '\\'",
+            [SqlValue::Text(format!("{}%", escape_like(part)))],
+        );
+    }
+    let names = query.list("name__in");
+    if !names.is_empty() {
+        filter.add_in("name", names.into_iter().map(SqlValue::Text).collect());
+    }
+    time_filters(&mut filter, &query, "last_heartbeat", "last_heartbeat")?;
+    let order = ordering(
+        &query,
+        &[
+            ("name", "name"),
+            ("last_heartbeat", "last_heartbeat"),
+            ("pulp_created", "pulp_created"),
+        ],
+        "name",
+    )?;
+    let n = filter.len();
+    let count_sql = format!("SELECT COUNT(*) FROM core_appstatus {}", filter.sql());
+    let page_sql = format!(
+        "SELECT {WORKER_COLUMNS} FROM core_appstatus {} {order} LIMIT ${} OFFSET ${}",
+        filter.sql(),
+        n + 1,
+        n + 2
+    );
+    let (count, rows): (i64, Vec<WorkerRow>) = crate::on_pool!(app.db(), pool => {
+        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
+        let rows = crate::bind_values!(sqlx::query_as(&page_sql), filter.values())
+            .bind(paging.limit)
+            .bind(paging.offset)
+            .fetch_all(pool)
+            .await?;
+        (count, rows)
+    });
+    let results = render_workers(&app, rows)
+        .await?
+        .into_iter()
+        .map(|v| select_fields(v, raw.as_deref()))
+        .collect();
+    let base = format!("{}{API_ROOT}/workers/", base_url(&headers));
+    Ok(Json(Page::new(results, count, paging, &base, &query)))
+}
+
+async fn read_worker(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = path_id(&id)?;
+    let sql = format!(
+        "SELECT {WORKER_COLUMNS} FROM core_appstatus WHERE app_type = 'worker' AND pulp_id = $1"
+    );
+    let row: Option<WorkerRow> = crate::on_pool!(app.db(), pool => {
+        sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+    });
+    let row = row.ok_or(ApiError::NotFound)?;
+    let rendered = render_workers(&app, vec![row])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(select_fields(rendered, raw.as_deref())))
+}
