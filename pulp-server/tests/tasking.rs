@@ -59,10 +59,9 @@ async fn dispatcher(t: &TestDatabase) -> App {
 }
 
 async fn unfinished(app: &App) -> i64 {
-    pulp_core::on_pool!(app.db(), pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM core_task WHERE state NOT IN ('completed', 'failed', 'canceled', 'skipped')")
-            .fetch_one(pool).await.expect("count")
-    })
+    pulp_core::tasking::unfinished_count(app.db())
+        .await
+        .expect("count")
 }
 
 async fn all_tasks(app: &App) -> Vec<Task> {

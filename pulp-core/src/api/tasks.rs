@@ -114,15 +114,7 @@ async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiErro
             "SELECT task, message, code, state, total, done, suffix FROM core_progressreport {} ORDER BY pulp_created, pulp_id",
             filter.sql()
         );
-        let rows: Vec<(
-            PulpId,
-            String,
-            String,
-            String,
-            Option<i64>,
-            i64,
-            Option<String>,
-        )> = crate::on_pool!(app.db(), pool => {
+        let rows: Vec<ReportRow> = crate::on_pool!(app.db(), pool => {
             crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
         });
         for (task, message, code, state, total, done, suffix) in rows {
@@ -504,6 +496,17 @@ async fn read_group(
         raw.as_deref(),
     )))
 }
+
+/// A progress report with the id of its task.
+type ReportRow = (
+    PulpId,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    Option<String>,
+);
 
 type WorkerRow = (
     PulpId,

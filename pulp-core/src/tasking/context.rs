@@ -62,8 +62,11 @@ impl TaskContext {
             .map_err(|e| TaskError::new(format!("invalid arguments for {}: {e}", self.task.name)))
     }
 
-    /// A directory of this task's own, removed when it ends.
+    /// A directory of this task's own (created on first use), removed when the task ends.
     pub fn working_dir(&self) -> &Path {
+        if let Err(e) = std::fs::create_dir_all(&self.working_dir) {
+            tracing::warn!(dir = %self.working_dir.display(), error = %e, "cannot create the working directory");
+        }
         &self.working_dir
     }
 

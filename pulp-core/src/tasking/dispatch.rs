@@ -126,12 +126,63 @@ pub async fn dispatch(app: &App, request: DispatchRequest) -> Result<Task, Taski
     let now = Utc::now();
     let db = app.db();
 
+    if reservations.is_empty() {
+        // Nothing reserved: nothing to wait for, no reservation changes, no lock.
+        let mut tx = db.begin_write().await?;
+        insert_task(&mut tx, id, now, &request, &record, Some(now)).await?;
+        if !request.immediate {
+            scheduler::notify_workers(&mut tx).await?;
+        }
+        tx.commit().await?;
+        return start_or_wake(app, id, request.immediate, true).await;
+    }
     let mut tx = db.begin_locked(TASK_LOCK).await?;
-    let seq: i64 = on_tx!(&mut tx, conn => {
+    let seq = insert_task(&mut tx, id, now, &request, &record, None).await?;
+    insert_reservations(&mut tx, seq, &reservations).await?;
+    let unblocked = scheduler::unblock_if_free(&mut tx, seq).await?;
+    if !unblocked && request.immediate && !request.deferred {
+        let error = serde_json::json!({ "description": "Resources temporarily unavailable." });
+        scheduler::finish_locked(&mut tx, seq, TaskState::Canceled, Some(error), None, None)
+            .await?;
+    } else if unblocked && !request.immediate {
+        scheduler::notify_workers(&mut tx).await?;
+    }
+    tx.commit().await?;
+    start_or_wake(app, id, request.immediate, unblocked).await
+}
+
+/// Runs an unblocked immediate task here, or wakes this process's workers.
+async fn start_or_wake(
+    app: &App,
+    id: PulpId,
+    immediate: bool,
+    unblocked: bool,
+) -> Result<Task, TaskingError> {
+    let db = app.db();
+    if immediate && unblocked {
+        let task = Task::get(db, id).await?;
+        if let Some(task) = scheduler::claim(db, task.seq, app.process_name()).await? {
+            run_claimed(app, task).await;
+        }
+    } else if unblocked {
+        app.wakeup().notify();
+    }
+    Task::get(db, id).await
+}
+
+async fn insert_task(
+    tx: &mut crate::db::WriteTx,
+    id: PulpId,
+    now: chrono::DateTime<Utc>,
+    request: &DispatchRequest,
+    record: &[String],
+    unblocked_at: Option<chrono::DateTime<Utc>>,
+) -> Result<i64, TaskingError> {
+    Ok(on_tx!(tx, conn => {
         sqlx::query_scalar(
             "INSERT INTO core_task (pulp_id, pulp_created, pulp_last_updated, name, state, args, logging_cid,
-                 parent_task, task_group, reserved_resources_record, immediate, deferred)
-             VALUES ($1, $2, $2, $3, 'waiting', $4, $5, $6, $7, $8, $9, $10)
+                 parent_task, task_group, reserved_resources_record, immediate, deferred, unblocked_at)
+             VALUES ($1, $2, $2, $3, 'waiting', $4, $5, $6, $7, $8, $9, $10, $11)
              RETURNING seq",
         )
         .bind(id)
@@ -141,41 +192,34 @@ pub async fn dispatch(app: &App, request: DispatchRequest) -> Result<Task, Taski
         .bind(&request.logging_cid)
         .bind(request.parent_task)
         .bind(request.task_group)
-        .bind(Json(&record))
+        .bind(Json(record))
         .bind(request.immediate)
         .bind(request.deferred)
+        .bind(unblocked_at)
         .fetch_one(&mut *conn)
         .await?
-    });
-    for (resource, exclusive) in &reservations {
-        on_tx!(&mut tx, conn => {
-            sqlx::query("INSERT INTO core_taskresource (task_seq, resource, exclusive) VALUES ($1, $2, $3)")
-                .bind(seq)
-                .bind(resource)
-                .bind(*exclusive)
-                .execute(&mut *conn)
-                .await?;
-        });
-    }
-    let blocked = !reservations.is_empty() && scheduler::is_blocked(&mut tx, seq).await?;
-    if !blocked {
-        scheduler::mark_unblocked(&mut tx, seq).await?;
-    }
-    if blocked && request.immediate && !request.deferred {
-        let error = serde_json::json!({ "description": "Resources temporarily unavailable." });
-        scheduler::finish_locked(&mut tx, seq, TaskState::Canceled, Some(error), None, None)
-            .await?;
-    } else if !request.immediate {
-        scheduler::notify_workers(&mut tx).await?;
-    }
-    tx.commit().await?;
+    }))
+}
 
-    if request.immediate && !blocked {
-        if let Some(task) = scheduler::claim(db, seq, app.process_name()).await? {
-            run_claimed(app, task).await;
+/// Inserts the reservations of task `seq` in one statement.
+async fn insert_reservations(
+    tx: &mut crate::db::WriteTx,
+    seq: i64,
+    reservations: &[(String, bool)],
+) -> Result<(), TaskingError> {
+    let rows: Vec<String> = (0..reservations.len())
+        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO core_taskresource (task_seq, resource, exclusive) VALUES {}",
+        rows.join(", ")
+    );
+    on_tx!(tx, conn => {
+        let mut query = sqlx::query(&sql).bind(seq);
+        for (resource, exclusive) in reservations {
+            query = query.bind(resource).bind(*exclusive);
         }
-    } else if !blocked {
-        app.wakeup().notify();
-    }
-    Task::get(db, id).await
+        query.execute(&mut *conn).await?;
+    });
+    Ok(())
 }

@@ -33,7 +33,7 @@ pub use dispatch::{dispatch, DispatchRequest};
 pub use error::{TaskError, TaskingError};
 pub use progress::{GroupProgressReport, ProgressReport, ProgressReporter};
 pub use queue::{create_task_group, mark_group_dispatched, TaskGroup};
-pub use record::Task;
+pub use record::{unfinished_count, Task};
 pub(crate) use record::{TaskRow, TASK_COLUMNS};
 pub(crate) use registry::register_builtin;
 pub use registry::{TaskFn, TaskFunctions, TaskOutput};

@@ -123,3 +123,12 @@ impl Task {
         format!("{}/tasks/{}/", crate::api::API_ROOT, self.pulp_id)
     }
 }
+
+/// How many tasks have not ended (waiting, running or canceling).
+pub async fn unfinished_count(db: &Database) -> Result<i64, TaskingError> {
+    Ok(crate::on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM core_task WHERE state IN ('waiting', 'running', 'canceling')")
+            .fetch_one(pool)
+            .await?
+    }))
+}

@@ -37,18 +37,14 @@ impl Outcome {
 pub(crate) async fn run_claimed(app: &App, task: Task) {
     let seq = task.seq;
     let id = task.pulp_id;
+    let reserved = !task.reserved_resources_record.is_empty();
     let working_dir = app
         .settings()
         .effective_working_directory()
         .join(format!("task-{id}"));
-    let outcome = match tokio::fs::create_dir_all(&working_dir).await {
-        Ok(()) => execute(app, task, &working_dir).await,
-        Err(e) => Outcome::failed(format!(
-            "cannot create the working directory {}: {e}",
-            working_dir.display()
-        )),
-    };
-    if let Err(e) = tokio::fs::remove_dir_all(&working_dir).await {
+    let outcome = execute(app, task, &working_dir).await;
+    // Created on first use by the task (TaskContext::working_dir).
+    if let Err(e) = std::fs::remove_dir_all(&working_dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(task = %id, error = %e, "could not remove the working directory");
         }
@@ -59,6 +55,7 @@ pub(crate) async fn run_claimed(app: &App, task: Task) {
         let finished = scheduler::finish(
             app.db(),
             seq,
+            reserved,
             outcome.state,
             outcome.error.clone(),
             outcome.result.clone(),
@@ -138,6 +135,8 @@ async fn execute(app: &App, task: Task, working_dir: &Path) -> Outcome {
 
 /// Cancels `token` once the task is marked canceling.
 async fn watch_for_cancel(app: App, seq: i64, token: CancellationToken) {
+    // Short tasks end before the first check.
+    tokio::time::sleep(CANCEL_POLL).await;
     loop {
         let notified = app.wakeup().notified();
         if let Ok(Some(TaskState::Canceling)) = state_of(app.db(), seq).await {

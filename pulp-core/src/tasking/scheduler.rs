@@ -33,23 +33,18 @@ const BLOCKED_SQL: &str = "SELECT COUNT(*) FROM (
     LIMIT 1
 ) blocking";
 
-pub(crate) async fn is_blocked(tx: &mut WriteTx, seq: i64) -> Result<bool, TaskingError> {
-    let count: i64 = on_tx!(tx, conn => {
-        sqlx::query_scalar(BLOCKED_SQL).bind(seq).fetch_one(&mut *conn).await?
-    });
-    Ok(count > 0)
-}
-
-pub(crate) async fn mark_unblocked(tx: &mut WriteTx, seq: i64) -> Result<(), TaskingError> {
+/// Sets `unblocked_at` of task `seq` if no earlier unfinished task conflicts with it, in one
+/// statement; returns whether it did.
+pub(crate) async fn unblock_if_free(tx: &mut WriteTx, seq: i64) -> Result<bool, TaskingError> {
+    let sql = format!(
+        "UPDATE core_task SET unblocked_at = $2 WHERE seq = $1 AND unblocked_at IS NULL
+         AND ({BLOCKED_SQL}) = 0"
+    );
     let now = Utc::now();
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE core_task SET unblocked_at = $1 WHERE seq = $2 AND unblocked_at IS NULL")
-            .bind(now)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
+    let changed = on_tx!(tx, conn => {
+        sqlx::query(&sql).bind(seq).bind(now).execute(&mut *conn).await?.rows_affected()
     });
-    Ok(())
+    Ok(changed > 0)
 }
 
 /// Wakes the workers of every process when the transaction commits (PostgreSQL).
@@ -91,8 +86,7 @@ pub(crate) async fn unblock_after(
             let full = page.len() as i64 == UNBLOCK_PAGE;
             for (seq, exclusive, unblocked_at) in page {
                 after = seq;
-                if unblocked_at.is_none() && !is_blocked(tx, seq).await? {
-                    mark_unblocked(tx, seq).await?;
+                if unblocked_at.is_none() && unblock_if_free(tx, seq).await? {
                     unblocked += 1;
                 }
                 if exclusive {
@@ -110,6 +104,31 @@ pub(crate) async fn unblock_after(
 /// Ends task `seq` in `state`, releases its resources and unblocks what waited on them.
 /// Must run in a transaction holding [`TASK_LOCK`]. Returns false when it had already ended.
 pub(crate) async fn finish_locked(
+    tx: &mut WriteTx,
+    seq: i64,
+    state: TaskState,
+    error: Option<Value>,
+    result: Option<Value>,
+    created: Option<Vec<String>>,
+) -> Result<bool, TaskingError> {
+    if !end_task(tx, seq, state, error, result, created).await? {
+        return Ok(false);
+    }
+    let resources: Vec<(String, bool)> = on_tx!(tx, conn => {
+        sqlx::query_as("DELETE FROM core_taskresource WHERE task_seq = $1 RETURNING resource, exclusive")
+            .bind(seq)
+            .fetch_all(&mut *conn)
+            .await?
+    });
+    if unblock_after(tx, &resources).await? > 0 {
+        notify_workers(tx).await?;
+    }
+    Ok(true)
+}
+
+/// Records the end of task `seq` and closes its open progress reports; false when it had
+/// already ended.
+async fn end_task(
     tx: &mut WriteTx,
     seq: i64,
     state: TaskState,
@@ -147,29 +166,28 @@ pub(crate) async fn finish_locked(
         .execute(&mut *conn)
         .await?;
     });
-    let resources: Vec<(String, bool)> = on_tx!(tx, conn => {
-        sqlx::query_as("DELETE FROM core_taskresource WHERE task_seq = $1 RETURNING resource, exclusive")
-            .bind(seq)
-            .fetch_all(&mut *conn)
-            .await?
-    });
-    if unblock_after(tx, &resources).await? > 0 {
-        notify_workers(tx).await?;
-    }
     Ok(true)
 }
 
-/// Ends task `seq` (see [`finish_locked`]) in its own locked transaction.
+/// Ends task `seq` (see [`finish_locked`]) in its own transaction; one that reserved
+/// nothing changes no reservation, so it does not take the lock.
 pub(crate) async fn finish(
     db: &Database,
     seq: i64,
+    reserved: bool,
     state: TaskState,
     error: Option<Value>,
     result: Option<Value>,
     created: Option<Vec<String>>,
 ) -> Result<bool, TaskingError> {
-    let mut tx = db.begin_locked(TASK_LOCK).await?;
-    let finished = finish_locked(&mut tx, seq, state, error, result, created).await?;
+    let mut tx = match reserved {
+        true => db.begin_locked(TASK_LOCK).await?,
+        false => db.begin_write().await?,
+    };
+    let finished = match reserved {
+        true => finish_locked(&mut tx, seq, state, error, result, created).await?,
+        false => end_task(&mut tx, seq, state, error, result, created).await?,
+    };
     tx.commit().await?;
     Ok(finished)
 }
@@ -188,9 +206,31 @@ pub(crate) async fn claim_next(db: &Database, worker: &str) -> Result<Option<Tas
            AND state = 'waiting'
          RETURNING {TASK_COLUMNS}"
     );
-    let row: Option<TaskRow> = crate::on_pool!(db, pool => {
-        sqlx::query_as(&sql).bind(worker).bind(now).fetch_optional(pool).await?
-    });
+    let row: Option<TaskRow> = match db {
+        Database::Sqlite(pool) => {
+            sqlx::query_as(&sql)
+                .bind(worker)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?
+        }
+        Database::Postgres(pool) => {
+            // The claim need not wait for its own WAL flush: the task's end is committed
+            // durably, which flushes the claim too, and a claim lost with a crashed server
+            // only leaves the task waiting for another worker.
+            let mut tx = pool.begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query_as(&sql)
+                .bind(worker)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            row
+        }
+    };
     Ok(row.map(Task::from))
 }
 

@@ -16,7 +16,7 @@ use crate::on_tx;
 use crate::status::{AppType, Heartbeat};
 
 /// How a worker behaves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WorkerOptions {
     /// Exit when no runnable task is left.
     pub burst: bool,
@@ -24,16 +24,6 @@ pub struct WorkerOptions {
     pub poll_interval: Option<Duration>,
     /// The name to register under (default: the process name, `<pid>@<host>`).
     pub name: Option<String>,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> Self {
-        Self {
-            burst: false,
-            poll_interval: None,
-            name: None,
-        }
-    }
 }
 
 /// A task worker.
