@@ -179,6 +179,28 @@ pulp_core::db_tests! {
         assert!(done["result"]["started"].is_string());
     }
 
+    async fn purge_deletes_ended_tasks_in_a_task(t: &TestDatabase) {
+        let app = app(t).await;
+        dispatch(&app, DispatchRequest::new(builtin::NOOP)).await.expect("d");
+        dispatch(&app, DispatchRequest::new("no.such.task")).await.expect("d");
+        drain(&app).await;
+        let (status, body) = call(&app, Method::POST, "/pulp/api/v3/tasks/purge/",
+            Some(r#"{"finished_before": "2100-01-01", "states": ["completed"]}"#)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let purge_href = body["task"].as_str().expect("task href").to_string();
+        drain(&app).await;
+        let purge = get(&app, &purge_href).await;
+        assert_eq!((purge["state"].as_str(), purge["result"]["deleted"].as_i64()), (Some("completed"), Some(1)), "{purge}");
+        // The failed task (not in `states`) and the purge task itself remain.
+        let left = get(&app, "/pulp/api/v3/tasks/?ordering=pulp_created").await;
+        assert_eq!(left["count"], 2, "{left}");
+        assert_eq!(left["results"][0]["state"], "failed");
+        for bad in [r#"{"states": ["running"]}"#, r#"{"finished_before": "someday"}"#, r#"{"older": 1}"#] {
+            let (status, body) = call(&app, Method::POST, "/pulp/api/v3/tasks/purge/", Some(bad)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+    }
+
     async fn task_groups_count_their_tasks_by_state(t: &TestDatabase) {
         let app = app(t).await;
         let group = tasking::create_task_group(app.db(), "import").await.expect("group");

@@ -28,6 +28,10 @@ pub(crate) fn routes() -> Router<App> {
             &format!("{API_ROOT}/tasks/{{id}}/"),
             get(read_task).patch(cancel_task).delete(delete_task),
         )
+        .route(
+            &format!("{API_ROOT}/tasks/purge/"),
+            axum::routing::post(purge_tasks),
+        )
         .route(&format!("{API_ROOT}/task-groups/"), get(list_groups))
         .route(&format!("{API_ROOT}/task-groups/{{id}}/"), get(read_group))
         .route(&format!("{API_ROOT}/workers/"), get(list_workers))
@@ -403,6 +407,52 @@ async fn cancel_task(
         .pop()
         .ok_or(ApiError::NotFound)?;
     Ok(Json(rendered))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeBody {
+    finished_before: Option<String>,
+    states: Option<Vec<String>>,
+}
+
+/// `POST /tasks/purge/`: dispatches the purge of ended tasks; 202 `{"task": href}`.
+async fn purge_tasks(
+    State(app): State<App>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let body: PurgeBody = if body.is_empty() {
+        PurgeBody {
+            finished_before: None,
+            states: None,
+        }
+    } else {
+        super::parse_json(&body)?
+    };
+    let finished_before = match body.finished_before.as_deref() {
+        Some(raw) => super::list::parse_time("finished_before", raw)?,
+        None => Utc::now() - chrono::Duration::days(30),
+    };
+    let states = body.states.unwrap_or_else(|| vec!["completed".into()]);
+    for state in &states {
+        match TaskState::parse(state) {
+            Some(s) if s.is_final() => {}
+            _ => {
+                return Err(ApiError::field(
+                    "states",
+                    format!("\"{state}\" is not a valid choice; use completed, failed, canceled or skipped."),
+                ))
+            }
+        }
+    }
+    let request = crate::tasking::DispatchRequest::new(crate::tasking::builtin::PURGE)
+        .args(json!({ "finished_before": finished_before, "states": states }))
+        .exclusive([format!("{API_ROOT}/tasks/purge/")]);
+    let task = crate::tasking::dispatch(&app, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "task": task_href(task.pulp_id) })),
+    ))
 }
 
 async fn delete_task(

@@ -48,4 +48,6 @@ pub mod builtin {
     pub const SLEEP: &str = "pulpcore.app.tasks.test.sleep";
     /// Does nothing; for tests and benchmarks.
     pub const NOOP: &str = "pulpcore.app.tasks.test.noop";
+    /// Deletes ended tasks: `{"finished_before": time, "states": [..]}` (Pulp's purge).
+    pub const PURGE: &str = "pulpcore.app.tasks.purge.purge";
 }

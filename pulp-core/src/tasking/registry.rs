@@ -59,6 +59,37 @@ impl TaskFunctions {
 
 /// pulp-core's own task functions.
 pub(crate) fn register_builtin(functions: &mut TaskFunctions) {
+    functions.register(super::builtin::PURGE, |ctx| async move {
+        #[derive(serde::Deserialize)]
+        struct Args {
+            finished_before: chrono::DateTime<chrono::Utc>,
+            states: Vec<super::TaskState>,
+        }
+        let args: Args = ctx.parse_args()?;
+        if let Some(state) = args.states.iter().find(|s| !s.is_final()) {
+            return Err(TaskError::new(format!(
+                "only ended tasks can be purged, not {state} ones"
+            )));
+        }
+        let report = ctx
+            .progress("Purging old tasks", "purge.tasks.total", None)
+            .await?;
+        let mut deleted = 0u64;
+        for state in &args.states {
+            let removed = crate::on_pool!(ctx.app().db(), pool => {
+                sqlx::query("DELETE FROM core_task WHERE state = $1 AND finished_at < $2")
+                    .bind(state.as_str())
+                    .bind(args.finished_before)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            });
+            deleted += removed;
+        }
+        report.increment(deleted).await?;
+        report.complete().await?;
+        Ok(Some(serde_json::json!({ "deleted": deleted })))
+    });
     functions.register(super::builtin::NOOP, |_ctx| async { Ok(None) });
     functions.register(super::builtin::SLEEP, |ctx| async move {
         let seconds = ctx
