@@ -129,6 +129,7 @@ struct AppInner {
     registry: Registry,
     wakeup: Wakeup,
     process_name: String,
+    verified: crate::api::auth::VerifiedCredentials,
 }
 
 impl App {
@@ -164,6 +165,7 @@ impl App {
                 registry,
                 wakeup: Wakeup::default(),
                 process_name: crate::status::process_name(),
+                verified: Default::default(),
             }),
         })
     }
@@ -196,6 +198,11 @@ impl App {
     /// The signal that wakes this process's idle workers.
     pub fn wakeup(&self) -> &Wakeup {
         &self.inner.wakeup
+    }
+
+    /// Credentials this process verified recently (see `api::auth`).
+    pub fn verified_credentials(&self) -> &crate::api::auth::VerifiedCredentials {
+        &self.inner.verified
     }
 
     /// The name this process registers under (`<pid>@<host>`).

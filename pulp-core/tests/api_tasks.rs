@@ -20,14 +20,35 @@ async fn app(t: &TestDatabase) -> App {
         .await
         .expect("build");
     app.migrate().await.expect("migrate");
+    pulp_core::auth::Users::new(app.db())
+        .set_password("admin", "password", true)
+        .await
+        .expect("admin");
     app
 }
 
+/// `Basic admin:password`.
+const ADMIN: &str = "Basic YWRtaW46cGFzc3dvcmQ=";
+
 async fn call(app: &App, method: Method, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
-    let request = Request::builder()
+    call_as(app, Some(ADMIN), method, uri, body).await
+}
+
+async fn call_as(
+    app: &App,
+    auth: Option<&str>,
+    method: Method,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
         .method(method)
         .uri(uri)
-        .header("host", "pulp.example:24817")
+        .header("host", "pulp.example:24817");
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let request = request
         .header("content-type", "application/json")
         .body(
             body.map(|b| Body::from(b.to_string()))
@@ -73,6 +94,27 @@ fn sleep() -> DispatchRequest {
 }
 
 pulp_core::db_tests! {
+    async fn only_status_is_open_to_anonymous_clients(t: &TestDatabase) {
+        let app = app(t).await;
+        let (status, _) = call_as(&app, None, Method::GET, "/pulp/api/v3/status/", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = call_as(&app, None, Method::GET, "/pulp/api/v3/tasks/", None).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({ "detail": "Authentication credentials were not provided." })));
+        // "admin:wrong", a malformed header, an unknown user.
+        for bad in ["Basic YWRtaW46d3Jvbmc=", "Basic !!!", "Bearer token", "Basic bm9ib2R5OnBhc3N3b3Jk"] {
+            let (status, body) = call_as(&app, Some(bad), Method::GET, "/pulp/api/v3/tasks/", None).await;
+            assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({ "detail": "Invalid username/password." })), "{bad}");
+        }
+        let (status, _) = call_as(&app, Some(ADMIN), Method::GET, "/pulp/api/v3/tasks/", None).await;
+        assert_eq!(status, StatusCode::OK);
+        // A password changed elsewhere takes effect at once, although the old one was verified.
+        pulp_core::auth::Users::new(app.db()).set_password("admin", "changed", true).await.expect("change");
+        let (status, _) = call_as(&app, Some(ADMIN), Method::GET, "/pulp/api/v3/tasks/", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = call_as(&app, Some("Basic YWRtaW46Y2hhbmdlZA=="), Method::GET, "/pulp/api/v3/tasks/", None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
     async fn tasks_are_listed_filtered_and_paginated_like_pulp(t: &TestDatabase) {
         let app = app(t).await;
         let empty = get(&app, "/pulp/api/v3/tasks/").await;

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 401.
     #[error("authentication credentials were not provided or are wrong")]
     Unauthenticated,
+    /// 401: the credentials given are wrong.
+    #[error("invalid username or password")]
+    InvalidCredentials,
     /// 403.
     #[error("you do not have permission to perform this action")]
     Forbidden,
@@ -58,6 +61,17 @@ impl IntoResponse for ApiError {
                 let mut response = detail(
                     StatusCode::UNAUTHORIZED,
                     "Authentication credentials were not provided.".into(),
+                );
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Basic realm=\"api\""),
+                );
+                response
+            }
+            ApiError::InvalidCredentials => {
+                let mut response = detail(
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username/password.".into(),
                 );
                 response.headers_mut().insert(
                     axum::http::header::WWW_AUTHENTICATE,

@@ -1,6 +1,7 @@
 //! REST API building blocks: the error type mapped to Pulp's HTTP shapes, field selection,
 //! and the core routes under `/pulp/api/v3/`.
 
+pub mod auth;
 mod error;
 mod fields;
 pub mod list;

@@ -17,6 +17,11 @@ pub fn api_router(app: App) -> Router {
     Router::new()
         .route(&format!("{API_ROOT}/status/"), get(status))
         .merge(super::tasks::routes())
+        // Only matched routes are authenticated: unknown paths answer 404 to anyone.
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            super::auth::require_user,
+        ))
         .fallback(not_found)
         .with_state(app)
 }

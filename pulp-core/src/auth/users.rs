@@ -70,16 +70,25 @@ impl Users {
 
     /// Whether `username` exists, is active and has this password.
     pub async fn verify(&self, username: &str, password: &str) -> Result<bool, AuthError> {
-        let row: Option<(String,)> = crate::on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT password FROM core_user WHERE username = $1 AND is_active = TRUE")
+        match self.stored_hash(username).await? {
+            Some(stored) => Ok(Self::check_hash(&stored, password).await),
+            None => Ok(false),
+        }
+    }
+
+    /// The stored password hash of an active user.
+    pub async fn stored_hash(&self, username: &str) -> Result<Option<String>, AuthError> {
+        Ok(crate::on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT password FROM core_user WHERE username = $1 AND is_active = TRUE")
                 .bind(username)
                 .fetch_optional(pool)
                 .await?
-        });
-        let Some((stored,)) = row else {
-            return Ok(false);
-        };
-        let password = password.to_string();
+        }))
+    }
+
+    /// Whether `password` matches the argon2 `stored` hash (checked off the async threads).
+    pub async fn check_hash(stored: &str, password: &str) -> bool {
+        let (stored, password) = (stored.to_string(), password.to_string());
         tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
                 .map(|parsed| {
@@ -90,7 +99,7 @@ impl Users {
                 .unwrap_or(false)
         })
         .await
-        .map_err(|e| AuthError::Hashing(e.to_string()))
+        .unwrap_or(false)
     }
 
     /// Whether a user with this name exists.
