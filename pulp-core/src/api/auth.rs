@@ -25,10 +25,13 @@ const REMEMBER: Duration = Duration::from_secs(300);
 /// At most this many verified credentials are remembered.
 const REMEMBER_MAX: usize = 1024;
 
+/// SHA-256 of (user, password, stored hash) → (user, when verified).
+type Verified = HashMap<[u8; 32], (String, Instant)>;
+
 /// Credentials verified recently.
 #[derive(Debug, Clone, Default)]
 pub struct VerifiedCredentials {
-    entries: Arc<Mutex<HashMap<[u8; 32], (String, Instant)>>>,
+    entries: Arc<Mutex<Verified>>,
 }
 
 impl VerifiedCredentials {
