@@ -105,13 +105,19 @@ impl TestDatabase {
 
 /// The PostgreSQL URL for tests; panics under CI when it is missing.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var(POSTGRES_URL_ENV) {
+    required_service(POSTGRES_URL_ENV, "PostgreSQL")
+}
+
+/// The address of a service a test needs, from `env_var`: `None` (with a message, so the
+/// caller skips) when unset, but under CI (`CI=true`) a missing service fails the test.
+pub fn required_service(env_var: &str, what: &str) -> Option<String> {
+    match std::env::var(env_var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("{POSTGRES_URL_ENV} must be set under CI: database tests run on PostgreSQL too")
+            panic!("{env_var} must be set under CI: these tests run against {what} too")
         }
         _ => {
-            eprintln!("{POSTGRES_URL_ENV} is not set: skipping the PostgreSQL half of this test");
+            eprintln!("{env_var} is not set: skipping the {what} part of this test");
             None
         }
     }

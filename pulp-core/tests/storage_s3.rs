@@ -11,16 +11,7 @@ use pulp_core::testing::scratch_dir;
 use sha2::Digest;
 
 fn endpoint() -> Option<String> {
-    match std::env::var("PULP_TEST_S3_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("PULP_TEST_S3_ENDPOINT must be set under CI: storage tests run on S3 too")
-        }
-        _ => {
-            eprintln!("PULP_TEST_S3_ENDPOINT is not set: skipping the S3 storage test");
-            None
-        }
-    }
+    pulp_core::testing::required_service("PULP_TEST_S3_ENDPOINT", "an S3-compatible server")
 }
 
 /// A new bucket on the test server, and storage under a prefix in it.

@@ -349,6 +349,57 @@ pub fn time_filters(
     Ok(())
 }
 
+/// Adds the Django-style lookups of a text column that appear in `lookups`, for the query
+/// parameter `field`: `""` (exact), `"__ne"`, `"__contains"`, `"__icontains"`, `"__iexact"`,
+/// `"__startswith"`, `"__in"` (comma-separated).
+pub fn text_filters(
+    filter: &mut SqlWhere,
+    query: &QueryParams,
+    field: &str,
+    column: &str,
+    lookups: &[&str],
+) {
+    for lookup in lookups {
+        let name = format!("{field}{lookup}");
+        if *lookup == "__in" {
+            let values = query.list(&name);
+            if !values.is_empty() {
+                filter.add_in(column, values.into_iter().map(SqlValue::Text).collect());
+            }
+            continue;
+        }
+        let Some(value) = query.get(&name) else {
+            continue;
+        };
+        let (clause, bound) = match *lookup {
+            "" => (format!("{column} = ?"), value.to_string()),
+            "__ne" => (format!("{column} <> ?"), value.to_string()),
+            "__contains" => (
+                format!("{column} LIKE ? ESCAPE '\\'"),
+                format!("%{}%", escape_like(value)),
+            ),
+            "__startswith" => (
+                format!("{column} LIKE ? ESCAPE '\\'"),
+                format!("{}%", escape_like(value)),
+            ),
+            "__icontains" => (
+                format!("LOWER({column}) LIKE ? ESCAPE '\\'"),
+                format!("%{}%", escape_like(&value.to_lowercase())),
+            ),
+            "__iexact" => (format!("LOWER({column}) = ?"), value.to_lowercase()),
+            _ => continue,
+        };
+        filter.add(&clause, [SqlValue::Text(bound)]);
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Parses a boolean query value as Django does (`true`/`false`, `1`/`0`, `True`/`False`).
 pub fn parse_bool(field: &str, raw: &str) -> Result<bool, ApiError> {
     match raw.to_ascii_lowercase().as_str() {

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::list::{
-    id_from_reference, ordering, parse_bool, time_filters, Page, Paging, QueryParams, SqlValue,
-    SqlWhere,
+    id_from_reference, ordering, parse_bool, text_filters, time_filters, Page, Paging, QueryParams,
+    SqlValue, SqlWhere,
 };
 use super::timestamp::format as ts;
 use super::{base_url, select_fields, ApiError, API_ROOT};
@@ -191,72 +191,25 @@ fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
             .collect::<Result<Vec<_>, _>>()?;
         filter.add_in("state", values);
     }
-    if let Some(name) = query.get("name") {
-        filter.add("name = ?", [SqlValue::Text(name.into())]);
-    }
-    if let Some(name) = query.get("name__ne") {
-        filter.add("name <> ?", [SqlValue::Text(name.into())]);
-    }
-    if let Some(part) = query.get("name__contains") {
-        filter.add(
-            "name LIKE ? ESCAPE '\\'",
-            [SqlValue::Text(format!("%{}%", escape_like(part)))],
-        );
-    }
-    let names = query.list("name__in");
-    if !names.is_empty() {
-        filter.add_in("name", names.into_iter().map(SqlValue::Text).collect());
-    }
-    if let Some(cid) = query.get("logging_cid") {
-        filter.add("logging_cid = ?", [SqlValue::Text(cid.into())]);
-    }
-    if let Some(part) = query.get("logging_cid__contains") {
-        filter.add(
-            "logging_cid LIKE ? ESCAPE '\\'",
-            [SqlValue::Text(format!("%{}%", escape_like(part)))],
-        );
-    }
-    if let Some(href) = query.get("worker") {
-        let id = id_from_reference(
-            "worker",
-            href,
-            &format!("{API_ROOT}/workers/"),
-            "core.worker",
-        )?;
-        filter.add(
-            "worker IN (SELECT name FROM core_appstatus WHERE pulp_id = ?)",
-            [SqlValue::Id(id)],
-        );
-    }
-    if let Some(href) = query.get("parent_task") {
-        let id = id_from_reference(
-            "parent_task",
-            href,
-            &format!("{API_ROOT}/tasks/"),
-            "core.task",
-        )?;
-        filter.add("parent_task = ?", [SqlValue::Id(id)]);
-    }
-    if let Some(href) = query.get("child_tasks") {
-        let id = id_from_reference(
-            "child_tasks",
-            href,
-            &format!("{API_ROOT}/tasks/"),
-            "core.task",
-        )?;
-        filter.add(
-            "pulp_id IN (SELECT parent_task FROM core_task WHERE pulp_id = ?)",
-            [SqlValue::Id(id)],
-        );
-    }
-    if let Some(href) = query.get("task_group") {
-        let id = id_from_reference(
-            "task_group",
-            href,
-            &format!("{API_ROOT}/task-groups/"),
-            "core.taskgroup",
-        )?;
-        filter.add("task_group = ?", [SqlValue::Id(id)]);
+    text_filters(
+        &mut filter,
+        query,
+        "name",
+        "name",
+        &["", "__ne", "__contains", "__in"],
+    );
+    text_filters(
+        &mut filter,
+        query,
+        "logging_cid",
+        "logging_cid",
+        &["", "__contains"],
+    );
+    for (param, kind, prn, clause) in REFERENCE_FILTERS {
+        if let Some(reference) = query.get(param) {
+            let id = id_from_reference(param, reference, &format!("{API_ROOT}/{kind}"), prn)?;
+            filter.add(clause, [SqlValue::Id(id)]);
+        }
     }
     let mut ids: Vec<SqlValue> = Vec::new();
     for href in query
@@ -312,11 +265,28 @@ fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
     Ok(filter)
 }
 
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+/// Task filters that take a reference (href or PRN): parameter, href kind, PRN kind, clause.
+const REFERENCE_FILTERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "worker",
+        "workers/",
+        "core.worker",
+        "worker IN (SELECT name FROM core_appstatus WHERE pulp_id = ?)",
+    ),
+    ("parent_task", "tasks/", "core.task", "parent_task = ?"),
+    (
+        "child_tasks",
+        "tasks/",
+        "core.task",
+        "pulp_id IN (SELECT parent_task FROM core_task WHERE pulp_id = ?)",
+    ),
+    (
+        "task_group",
+        "task-groups/",
+        "core.taskgroup",
+        "task_group = ?",
+    ),
+];
 
 const TASK_ORDERING: &[(&str, &str)] = &[
     ("pulp_created", "pulp_created"),
@@ -626,25 +596,20 @@ async fn list_workers(
         };
         filter.add(&format!("last_heartbeat {op} ?"), [SqlValue::Time(cutoff)]);
     }
-    if let Some(name) = query.get("name") {
-        filter.add("name = ?", [SqlValue::Text(name.into())]);
-    }
-    if let Some(part) = query.get("name__contains") {
-        filter.add(
-            "name LIKE ? ESCAPE '\\'",
-            [SqlValue::Text(format!("%{}%", escape_like(part)))],
-        );
-    }
-    if let Some(part) = query.get("name__startswith") {
-        filter.add(
-            "name LIKE ? ESCAPE '\\'",
-            [SqlValue::Text(format!("{}%", escape_like(part)))],
-        );
-    }
-    let names = query.list("name__in");
-    if !names.is_empty() {
-        filter.add_in("name", names.into_iter().map(SqlValue::Text).collect());
-    }
+    text_filters(
+        &mut filter,
+        &query,
+        "name",
+        "name",
+        &[
+            "",
+            "__contains",
+            "__icontains",
+            "__iexact",
+            "__startswith",
+            "__in",
+        ],
+    );
     time_filters(&mut filter, &query, "last_heartbeat", "last_heartbeat")?;
     let order = ordering(
         &query,
