@@ -7,13 +7,13 @@
 mod error;
 mod handle;
 mod migrate;
-mod tx;
+mod transaction;
 mod types;
 
 pub use error::DbError;
 pub use handle::{Backend, Database};
 pub use migrate::{AppliedMigration, Migration};
-pub use tx::WriteTx;
+pub use transaction::DbTransaction;
 pub use types::PulpId;
 
 /// Runs `$body` with `$pool` bound to the SQLite or PostgreSQL pool of `$db`.

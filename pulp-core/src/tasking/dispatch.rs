@@ -171,7 +171,7 @@ async fn start_or_wake(
 }
 
 async fn insert_task(
-    tx: &mut crate::db::WriteTx,
+    tx: &mut crate::db::DbTransaction,
     id: PulpId,
     now: chrono::DateTime<Utc>,
     request: &DispatchRequest,
@@ -203,7 +203,7 @@ async fn insert_task(
 
 /// Inserts the reservations of task `seq` in one statement.
 async fn insert_reservations(
-    tx: &mut crate::db::WriteTx,
+    tx: &mut crate::db::DbTransaction,
     seq: i64,
     reservations: &[(String, bool)],
 ) -> Result<(), TaskingError> {

@@ -7,7 +7,7 @@ use sqlx::types::Json;
 
 use super::record::{TaskRow, TASK_COLUMNS};
 use super::{Task, TaskState, TaskingError};
-use crate::db::{Database, WriteTx};
+use crate::db::{Database, DbTransaction};
 use crate::on_tx;
 
 /// Key of the lock that serializes every change to reservations.
@@ -35,7 +35,10 @@ const BLOCKED_SQL: &str = "SELECT COUNT(*) FROM (
 
 /// Sets `unblocked_at` of task `seq` if no earlier unfinished task conflicts with it, in one
 /// statement; returns whether it did.
-pub(crate) async fn unblock_if_free(tx: &mut WriteTx, seq: i64) -> Result<bool, TaskingError> {
+pub(crate) async fn unblock_if_free(
+    tx: &mut DbTransaction,
+    seq: i64,
+) -> Result<bool, TaskingError> {
     let sql = format!(
         "UPDATE core_task SET unblocked_at = $2 WHERE seq = $1 AND unblocked_at IS NULL
          AND ({BLOCKED_SQL}) = 0"
@@ -48,8 +51,8 @@ pub(crate) async fn unblock_if_free(tx: &mut WriteTx, seq: i64) -> Result<bool, 
 }
 
 /// Wakes the workers of every process when the transaction commits (PostgreSQL).
-pub(crate) async fn notify_workers(tx: &mut WriteTx) -> Result<(), TaskingError> {
-    if let WriteTx::Postgres(inner) = tx {
+pub(crate) async fn notify_workers(tx: &mut DbTransaction) -> Result<(), TaskingError> {
+    if let DbTransaction::Postgres(inner) = tx {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
             .execute(&mut **inner)
@@ -63,7 +66,7 @@ pub(crate) async fn notify_workers(tx: &mut WriteTx) -> Result<(), TaskingError>
 /// of a resource stops at its first waiting task that wants it exclusively, since every later
 /// task on that resource waits for that one.
 pub(crate) async fn unblock_after(
-    tx: &mut WriteTx,
+    tx: &mut DbTransaction,
     resources: &[(String, bool)],
 ) -> Result<usize, TaskingError> {
     let mut unblocked = 0;
@@ -104,7 +107,7 @@ pub(crate) async fn unblock_after(
 /// Ends task `seq` in `state`, releases its resources and unblocks what waited on them.
 /// Must run in a transaction holding [`TASK_LOCK`]. Returns false when it had already ended.
 pub(crate) async fn finish_locked(
-    tx: &mut WriteTx,
+    tx: &mut DbTransaction,
     seq: i64,
     state: TaskState,
     error: Option<Value>,
@@ -129,7 +132,7 @@ pub(crate) async fn finish_locked(
 /// Records the end of task `seq` and closes its open progress reports; false when it had
 /// already ended.
 async fn end_task(
-    tx: &mut WriteTx,
+    tx: &mut DbTransaction,
     seq: i64,
     state: TaskState,
     error: Option<Value>,
