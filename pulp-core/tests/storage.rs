@@ -429,3 +429,77 @@ async fn local_storage_reports_its_space() {
     );
     assert!(total > 0 && free <= total && used <= total, "{usage:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_files_are_ingested_on_both_paths_with_the_same_guarantees() {
+    let source_dir = scratch_dir();
+    for (allowed, label) in [
+        (
+            AllowedChecksums::new([ChecksumType::Sha256]),
+            "sha256 only: big files overlap I/O and hashing",
+        ),
+        (
+            AllowedChecksums::pulp_default(),
+            "four digests: one read-hash-write loop",
+        ),
+    ] {
+        for len in [0usize, 65_536, 3 * 1024 * 1024 + 5] {
+            let dir = scratch_dir();
+            let storage = ArtifactStorage::local(dir.path(), allowed.clone()).expect("open");
+            let payload = data(len, 13);
+            let path = source_dir.path().join(format!("source-{len}"));
+            std::fs::write(&path, &payload).expect("source");
+            let expected = ExpectedArtifact::any()
+                .with_size(len as u64)
+                .with_digest(ChecksumType::Sha256, sha256(&payload));
+            let stored = storage
+                .ingest_file(&path, &expected)
+                .await
+                .unwrap_or_else(|e| panic!("{label}, {len} bytes: {e}"));
+            assert_eq!(stored.size, len as u64, "{label}");
+            assert_eq!(
+                storage.read_artifact(&stored.sha256).await.expect("read"),
+                payload,
+                "{label}"
+            );
+            if allowed.allows(ChecksumType::Sha512) {
+                assert_eq!(
+                    stored.digests[&ChecksumType::Sha512],
+                    hex::encode(sha2::Sha512::digest(&payload))
+                );
+            }
+            // Too short an expectation stops the copy early; nothing is kept.
+            if len > 0 {
+                let short = ExpectedArtifact::any().with_size(len as u64 - 1);
+                let refused = ArtifactStorage::local(&dir.path().join("other"), allowed.clone())
+                    .expect("open");
+                assert!(
+                    matches!(
+                        refused.ingest_file(&path, &short).await,
+                        Err(StorageError::SizeMismatch { .. })
+                    ),
+                    "{label}, {len} bytes"
+                );
+                assert!(
+                    files_under(&dir.path().join("other")).is_empty(),
+                    "{label}, {len} bytes: left behind"
+                );
+            }
+            let wrong = ExpectedArtifact::any().with_digest(ChecksumType::Sha256, "f".repeat(64));
+            let other =
+                ArtifactStorage::local(&dir.path().join("wrong"), allowed.clone()).expect("open");
+            assert!(matches!(
+                other.ingest_file(&path, &wrong).await,
+                Err(StorageError::DigestMismatch { .. })
+            ));
+            assert!(files_under(&dir.path().join("wrong")).is_empty());
+        }
+    }
+    let missing = local(scratch_dir().path())
+        .ingest_file(Path::new("/nonexistent/file"), &ExpectedArtifact::any())
+        .await;
+    assert!(
+        matches!(missing, Err(StorageError::Io { .. })),
+        "{missing:?}"
+    );
+}

@@ -63,6 +63,11 @@ impl MultiHasher {
         }
     }
 
+    /// Whether big chunks are hashed on two threads (more than one digest of weight).
+    pub fn is_parallel(&self) -> bool {
+        !self.helper.is_empty()
+    }
+
     /// Bytes hashed so far.
     pub fn size(&self) -> u64 {
         self.size

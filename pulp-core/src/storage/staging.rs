@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -29,6 +30,26 @@ pub(crate) struct StagingPlan {
     pub(crate) max_size: Option<u64>,
 }
 
+impl StagingPlan {
+    /// Refuses data past the expected size or the size limit (checked while it arrives).
+    fn check_size(&self, received: u64) -> Result<(), StorageError> {
+        if let Some(expected) = self.expected.size {
+            if received > expected {
+                return Err(StorageError::SizeMismatch {
+                    expected,
+                    actual: received,
+                });
+            }
+        }
+        if let Some(limit) = self.max_size {
+            if received > limit {
+                return Err(StorageError::TooLarge { limit });
+            }
+        }
+        Ok(())
+    }
+}
+
 struct StagingWriter {
     file: NamedTempFile,
     hasher: MultiHasher,
@@ -52,28 +73,20 @@ impl StagingWriter {
         Ok(Self {
             file,
             hasher: MultiHasher::new(&plan.types),
-            pending: Vec::with_capacity(BLOCK),
+            pending: Vec::new(),
             plan,
         })
     }
 
+    /// Buffers small chunks into blocks (for streams of small network chunks).
     fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
         let received = self.hasher.size() + self.pending.len() as u64 + data.len() as u64;
-        if let Some(expected) = self.plan.expected.size {
-            if received > expected {
-                return Err(StorageError::SizeMismatch {
-                    expected,
-                    actual: received,
-                });
-            }
-        }
-        if let Some(limit) = self.plan.max_size {
-            if received > limit {
-                return Err(StorageError::TooLarge { limit });
-            }
-        }
+        self.plan.check_size(received)?;
         if self.pending.is_empty() && data.len() >= BLOCK / 4 {
             return self.flush_block(data);
+        }
+        if self.pending.capacity() == 0 {
+            self.pending.reserve(BLOCK);
         }
         self.pending.extend_from_slice(data);
         if self.pending.len() >= BLOCK {
@@ -151,20 +164,103 @@ where
 pub(crate) async fn stage_file(plan: StagingPlan, path: &Path) -> Result<Staged, StorageError> {
     let path = path.to_path_buf();
     join(tokio::task::spawn_blocking(move || {
-        let mut source = std::fs::File::open(&path)
+        let source = std::fs::File::open(&path)
             .map_err(StorageError::io(format!("opening {}", path.display())))?;
-        let mut writer = StagingWriter::new(plan)?;
-        let mut buffer = vec![0u8; BLOCK];
-        loop {
-            let read = source.read(&mut buffer).map_err(StorageError::Source)?;
-            if read == 0 {
-                break;
-            }
-            writer.write(&buffer[..read])?;
+        let length = source
+            .metadata()
+            .map_err(StorageError::io(format!(
+                "reading the size of {}",
+                path.display()
+            )))?
+            .len();
+        let writer = StagingWriter::new(plan)?;
+        if length > BLOCK as u64 && !writer.hasher.is_parallel() {
+            stage_file_pipelined(writer, source)
+        } else {
+            stage_file_sequential(writer, source, length)
         }
-        writer.finish()
     }))
     .await
+}
+
+/// Reads, hashes and writes each piece in turn, with a buffer no bigger than the file.
+fn stage_file_sequential(
+    mut writer: StagingWriter,
+    mut source: std::fs::File,
+    length: u64,
+) -> Result<Staged, StorageError> {
+    let mut buffer = vec![0u8; (length as usize).saturating_add(1).min(BLOCK)];
+    let mut received = 0u64;
+    loop {
+        let read = source.read(&mut buffer).map_err(StorageError::Source)?;
+        if read == 0 {
+            break;
+        }
+        received += read as u64;
+        writer.plan.check_size(received)?;
+        writer.flush_block(&buffer[..read])?;
+    }
+    writer.finish()
+}
+
+/// Overlaps the I/O with the hashing: a thread reads and writes block n + 1 while this one
+/// hashes block n (for big files whose digests all run on one thread; with two hashing
+/// threads a third busy thread on two cores only slows things down).
+fn stage_file_pipelined(
+    writer: StagingWriter,
+    mut source: std::fs::File,
+) -> Result<Staged, StorageError> {
+    let StagingWriter {
+        mut file,
+        mut hasher,
+        plan,
+        ..
+    } = writer;
+    let (full_sender, full_receiver) = mpsc::sync_channel::<Vec<u8>>(2);
+    let (empty_sender, empty_receiver) = mpsc::channel::<Vec<u8>>();
+    for _ in 0..3 {
+        let _ = empty_sender.send(vec![0u8; BLOCK]);
+    }
+    let io_plan = plan.clone();
+    let (written, size) = std::thread::scope(|scope| {
+        let io = scope.spawn(move || -> Result<(NamedTempFile, u64), StorageError> {
+            let mut size = 0u64;
+            loop {
+                let mut buffer = empty_receiver.recv().unwrap_or_else(|_| vec![0u8; BLOCK]);
+                buffer.resize(BLOCK, 0);
+                let read = source.read(&mut buffer).map_err(StorageError::Source)?;
+                if read == 0 {
+                    return Ok((file, size));
+                }
+                buffer.truncate(read);
+                size += read as u64;
+                io_plan.check_size(size)?;
+                file.write_all(&buffer)
+                    .map_err(StorageError::io("writing the staging file"))?;
+                if full_sender.send(buffer).is_err() {
+                    return Ok((file, size));
+                }
+            }
+        });
+        for block in full_receiver {
+            hasher.update(&block);
+            let _ = empty_sender.send(block);
+        }
+        match io.join() {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Io {
+                action: "staging".into(),
+                source: std::io::Error::other("the staging I/O thread panicked"),
+            }),
+        }
+    })?;
+    let digests = hasher.finish();
+    plan.expected.verify(size, &digests)?;
+    Ok(Staged {
+        file: written,
+        size,
+        digests,
+    })
 }
 
 async fn join(
