@@ -7,11 +7,13 @@
 mod error;
 mod handle;
 mod migrate;
+mod transaction;
 mod types;
 
 pub use error::DbError;
 pub use handle::{Backend, Database};
 pub use migrate::{AppliedMigration, Migration};
+pub use transaction::DbTransaction;
 pub use types::PulpId;
 
 /// Runs `$body` with `$pool` bound to the SQLite or PostgreSQL pool of `$db`.
@@ -30,10 +32,18 @@ macro_rules! on_pool {
 
 /// Migrations of pulp-core itself, in order (plugins' follow them).
 pub fn core_migrations() -> Vec<Migration> {
-    vec![Migration {
-        app: "core",
-        name: "0001_initial",
-        sqlite: include_str!("migrations/core_0001_initial.sqlite.sql"),
-        postgres: include_str!("migrations/core_0001_initial.postgres.sql"),
-    }]
+    vec![
+        Migration {
+            app: "core",
+            name: "0001_initial",
+            sqlite: include_str!("migrations/core_0001_initial.sqlite.sql"),
+            postgres: include_str!("migrations/core_0001_initial.postgres.sql"),
+        },
+        Migration {
+            app: "core",
+            name: "0003_content",
+            sqlite: include_str!("migrations/core_0003_content.sqlite.sql"),
+            postgres: include_str!("migrations/core_0003_content.postgres.sql"),
+        },
+    ]
 }

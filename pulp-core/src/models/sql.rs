@@ -1,0 +1,103 @@
+//! Small helpers building SQL text for column lists and placeholders.
+
+use super::{Column, ColumnType};
+
+/// The common columns of every master table, in order.
+pub(crate) const COMMON: &[Column] = &[
+    Column::id("pulp_id"),
+    Column::text("pulp_type"),
+    Column::time("pulp_created"),
+    Column::time("pulp_last_updated"),
+    Column::json("pulp_labels"),
+    Column::text("pulp_domain"),
+];
+
+/// `a.x, a.y, …`
+pub(crate) fn qualified(alias: &str, columns: &[Column]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| format!("{alias}.{}", c.name))
+        .collect()
+}
+
+/// The types of `columns`.
+pub(crate) fn types(columns: &[&[Column]]) -> Vec<ColumnType> {
+    columns
+        .iter()
+        .flat_map(|cs| cs.iter().map(|c| c.ty))
+        .collect()
+}
+
+/// `($first, $first+1, …), (…)` for `rows` rows of `width` values.
+pub(crate) fn values_rows(first: usize, rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 6);
+    let mut n = first;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&n.to_string());
+            n += 1;
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `$first, $first+1, …` (`count` placeholders).
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Most values bound to one statement (SQLite's limit is 32766; PostgreSQL's 65535).
+pub(crate) const MAX_BINDS: usize = 30_000;
+
+/// How many rows of `width` values fit in one statement.
+pub(crate) fn rows_per_statement(width: usize) -> usize {
+    (MAX_BINDS / width.max(1)).clamp(1, 5_000)
+}
+
+/// Binds every value of `$values` (an iterator of [`SqlValue`](super::SqlValue)) to `$query`.
+macro_rules! bind_all {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = query.bind(value);
+        }
+        query
+    }};
+}
+
+/// Reads the columns of `$types` (a slice of [`ColumnType`]) from `$row`, in order.
+macro_rules! read_values {
+    ($row:expr, $types:expr) => {{
+        let types: &[$crate::models::ColumnType] = $types;
+        let mut out = Vec::with_capacity(types.len());
+        let mut failure = None;
+        for (i, ty) in types.iter().enumerate() {
+            match $crate::__read_column!($row, i, *ty) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }};
+}
+
+pub(crate) use bind_all;
+pub(crate) use read_values;
