@@ -114,7 +114,7 @@ pub async fn save_artifact(db: &Database, stored: &StoredArtifact) -> Result<Art
     ]
     .into_iter()
     .chain(digest_values(&digests));
-    on_pool!(db, pool => { bind_all!(sqlx::query(&sql), binds).execute(pool).await?; });
+    on_pool!(db, pool => { bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(pool).await?); });
     find_artifact(db, &stored.sha256)
         .await?
         .ok_or_else(|| ModelError::Decode(format!("artifact {} vanished", stored.sha256)))
@@ -139,7 +139,7 @@ pub async fn find_artifacts(db: &Database, sha256: &[String]) -> Result<Vec<Arti
             .chain(chunk.iter().map(|s| SqlValue::Text(Some(s.clone()))));
         let rows: Vec<(PulpId, DateTime<Utc>, String, i64, [Option<String>; 6])> = on_pool!(db, pool => {
             use sqlx::Row as _;
-            let rows = bind_all!(sqlx::query(&sql), binds).fetch_all(pool).await?;
+            let rows = bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.fetch_all(pool).await?);
             let mut decoded = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut digests: [Option<String>; 6] = Default::default();
@@ -217,7 +217,7 @@ pub async fn save_content_artifacts(
             ]
         });
         let rows: Vec<(PulpId, PulpId, Option<PulpId>, String)> = on_tx!(&mut tx, conn => {
-            bind_all!(sqlx::query_as(&sql), binds).fetch_all(&mut *conn).await?
+            bind_all!(db.backend(), sqlx::query_as, &sql, binds, |q| q.fetch_all(&mut *conn).await?)
         });
         out.extend(
             rows.into_iter()
@@ -248,7 +248,7 @@ pub async fn content_artifacts(
             placeholders(1, chunk.len())
         );
         let rows: Vec<(PulpId, PulpId, Option<PulpId>, String)> = on_pool!(db, pool => {
-            bind_all!(sqlx::query_as(&sql), chunk.iter().map(|id| SqlValue::Id(Some(*id)))).fetch_all(pool).await?
+            bind_all!(db.backend(), sqlx::query_as, &sql, chunk.iter().map(|id| SqlValue::Id(Some(*id))), |q| q.fetch_all(pool).await?)
         });
         out.extend(
             rows.into_iter()
@@ -315,7 +315,7 @@ pub async fn save_remote_artifacts(
             .into_iter()
             .chain(digest_values(&ra.digests).collect::<Vec<_>>())
         });
-        on_tx!(&mut tx, conn => { bind_all!(sqlx::query(&sql), binds).execute(&mut *conn).await?; });
+        on_tx!(&mut tx, conn => { bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(&mut *conn).await?); });
     }
     tx.commit().await?;
     Ok(())
@@ -336,7 +336,7 @@ pub async fn remote_artifacts(
         );
         let rows: Vec<(PulpId, PulpId, String, Option<i64>, [Option<String>; 6])> = on_pool!(db, pool => {
             use sqlx::Row as _;
-            let rows = bind_all!(sqlx::query(&sql), chunk.iter().map(|id| SqlValue::Id(Some(*id)))).fetch_all(pool).await?;
+            let rows = bind_all!(db.backend(), sqlx::query, &sql, chunk.iter().map(|id| SqlValue::Id(Some(*id))), |q| q.fetch_all(pool).await?);
             let mut decoded = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut digests: [Option<String>; 6] = Default::default();

@@ -1,6 +1,7 @@
 //! Small helpers building SQL text for column lists and placeholders.
 
-use super::{Column, ColumnType};
+use super::{Column, ColumnType, SqlValue};
+use crate::db::Backend;
 
 /// The common columns of every master table, in order.
 pub(crate) const COMMON: &[Column] = &[
@@ -66,14 +67,58 @@ pub(crate) fn rows_per_statement(width: usize) -> usize {
     (MAX_BINDS / width.max(1)).clamp(1, 5_000)
 }
 
-/// Binds every value of `$values` (an iterator of [`SqlValue`](super::SqlValue)) to `$query`.
-macro_rules! bind_all {
-    ($query:expr, $values:expr) => {{
-        let mut query = $query;
-        for value in $values {
-            query = query.bind(value);
+/// The statement `sql` (written with `$n` placeholders) and its values as `backend` runs
+/// them best. On SQLite, `$n` names are looked up linearly (by SQLite when preparing, and
+/// by sqlx when binding), which makes a statement with thousands of values quadratic; there
+/// each `$n` becomes an anonymous `?` and the values are listed in order of appearance.
+pub(crate) fn native(
+    backend: Backend,
+    sql: &str,
+    values: Vec<SqlValue>,
+) -> (String, Vec<SqlValue>) {
+    if backend == Backend::Postgres {
+        return (sql.to_string(), values);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut ordered = Vec::with_capacity(values.len());
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit() {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            let n: usize = sql[start..end].parse().unwrap_or(0);
+            ordered.push(
+                values
+                    .get(n.wrapping_sub(1))
+                    .cloned()
+                    .unwrap_or(SqlValue::Text(None)),
+            );
+            out.push('?');
+            i = end;
+        } else {
+            let ch = sql[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
         }
-        query
+    }
+    (out, ordered)
+}
+
+/// Builds `$query($sql)` for `$backend` (see [`native`]), binds every value of `$values`
+/// (an iterator of [`SqlValue`]) and evaluates `$tail` with the query as `$q`.
+macro_rules! bind_all {
+    ($backend:expr, $query:path, $sql:expr, $values:expr, |$q:ident| $tail:expr) => {{
+        let (sql, values) =
+            $crate::models::sql::native($backend, $sql, $values.into_iter().collect());
+        let mut $q = $query(&sql);
+        for value in values {
+            $q = $q.bind(value);
+        }
+        $tail
     }};
 }
 

@@ -141,7 +141,7 @@ macro_rules! fetch_decoded {
     ($db:expr, $sql:expr, $binds:expr, $types:expr, $decode:expr) => {{
         let sql: &str = $sql;
         let rows: Result<Vec<Vec<SqlValue>>, sqlx::Error> = on_pool!($db, pool => {
-            let rows = bind_all!(sqlx::query(sql), $binds).fetch_all(pool).await?;
+            let rows = bind_all!($db.backend(), sqlx::query, sql, $binds, |q| q.fetch_all(pool).await?);
             rows.iter().map(|row| read_values!(row, $types)).collect()
         });
         rows?.into_iter().map($decode).collect::<Result<Vec<_>, ModelError>>()
@@ -199,8 +199,8 @@ pub async fn create<T: Detail>(
     let mut tx = db.begin_write().await?;
     let result: Result<(), sqlx::Error> = on_tx!(&mut tx, conn => {
         async {
-            bind_all!(sqlx::query(&master_sql), master_binds).execute(&mut *conn).await?;
-            bind_all!(sqlx::query(&detail_sql), detail_binds).execute(&mut *conn).await?;
+            bind_all!(db.backend(), sqlx::query, &master_sql, master_binds, |q| q.execute(&mut *conn).await?);
+            bind_all!(db.backend(), sqlx::query, &detail_sql, detail_binds, |q| q.execute(&mut *conn).await?);
             if is_repository {
                 sqlx::query(
                     "INSERT INTO core_repositoryversion \
@@ -422,9 +422,9 @@ pub async fn update<T: Detail>(db: &Database, mut model: Model<T>) -> Result<Mod
     let mut tx = db.begin_write().await?;
     let result: Result<u64, sqlx::Error> = on_tx!(&mut tx, conn => {
         async {
-            let n = bind_all!(sqlx::query(&master_sql), master_binds).execute(&mut *conn).await?.rows_affected();
+            let n = bind_all!(db.backend(), sqlx::query, &master_sql, master_binds, |q| q.execute(&mut *conn).await?.rows_affected());
             if let Some(sql) = &detail_sql {
-                bind_all!(sqlx::query(sql), detail_binds).execute(&mut *conn).await?;
+                bind_all!(db.backend(), sqlx::query, sql, detail_binds, |q| q.execute(&mut *conn).await?);
             }
             Ok(n)
         }
@@ -539,26 +539,22 @@ async fn find_existing<T: ContentDetail>(
         return Ok(());
     }
     let key_len = T::NATURAL_KEY.len();
-    let lhs = T::NATURAL_KEY
+    let on = T::NATURAL_KEY
         .iter()
-        .map(|k| format!("d.{k}"))
+        .enumerate()
+        .map(|(i, k)| format!("d.{k} = v.column{}", i + 1))
         .collect::<Vec<_>>()
-        .join(", ");
-    let condition = if key_len == 1 {
-        format!(
-            "d.{} IN ({})",
-            T::NATURAL_KEY[0],
-            placeholders(2, chunk.len())
-        )
-    } else {
-        format!(
-            "({lhs}) IN (VALUES {})",
-            values_rows(2, chunk.len(), key_len)
-        )
-    };
+        .join(" AND ");
+    let mut columns = qualified("m", COMMON);
+    columns.extend(qualified("m", ContentKind::COLUMNS));
+    columns.extend(qualified("d", T::COLUMNS));
+    // The looked-up keys drive the join, so each is one index probe on the natural key.
     let sql = format!(
-        "{} WHERE d.pulp_domain = $1 AND {condition}",
-        select_model::<T>("")
+        "SELECT {} FROM (VALUES {}) v CROSS JOIN {} d CROSS JOIN core_content m \
+         WHERE {on} AND d.pulp_domain = $1 AND m.pulp_id = d.pulp_id",
+        columns.join(", "),
+        values_rows(2, chunk.len(), key_len),
+        T::TABLE
     );
     let mut binds = vec![SqlValue::Text(Some(DEFAULT_DOMAIN.to_string()))];
     binds.extend(
@@ -616,8 +612,8 @@ async fn insert_content<'a, T: ContentDetail>(
     }
     let mut tx = db.begin_write().await?;
     let inserted: Vec<PulpId> = on_tx!(&mut tx, conn => {
-        bind_all!(sqlx::query(&master_sql), master_binds).execute(&mut *conn).await?;
-        bind_all!(sqlx::query_scalar(&detail_sql), detail_binds).fetch_all(&mut *conn).await?
+        bind_all!(db.backend(), sqlx::query, &master_sql, master_binds, |q| q.execute(&mut *conn).await?);
+        bind_all!(db.backend(), sqlx::query_scalar, &detail_sql, detail_binds, |q| q.fetch_all(&mut *conn).await?)
     });
     let inserted: std::collections::HashSet<PulpId> = inserted.into_iter().collect();
     let mut lost = Vec::new();
@@ -636,7 +632,7 @@ async fn insert_content<'a, T: ContentDetail>(
             placeholders(1, chunk.len())
         );
         on_tx!(&mut tx, conn => {
-            bind_all!(sqlx::query(&sql), chunk.iter().map(|id| SqlValue::Id(Some(*id)))).execute(&mut *conn).await?;
+            bind_all!(db.backend(), sqlx::query, &sql, chunk.iter().map(|id| SqlValue::Id(Some(*id))), |q| q.execute(&mut *conn).await?);
         });
     }
     tx.commit().await?;

@@ -92,10 +92,9 @@ pub async fn delete_version(
                         4 + chunk.len()
                     );
                     on_tx!(&mut tx, conn => {
-                        bind_all!(sqlx::query(&drop_b), binds()).execute(&mut *conn).await?;
-                        bind_all!(sqlx::query(&extend_a), binds().chain([SqlValue::Int(end)]))
-                            .execute(&mut *conn)
-                            .await?;
+                        bind_all!(db.backend(), sqlx::query, &drop_b, binds(), |q| q.execute(&mut *conn).await?);
+                        bind_all!(db.backend(), sqlx::query, &extend_a, binds().chain([SqlValue::Int(end)]), |q| q.execute(&mut *conn)
+                            .await?);
                     });
                 }
             }
@@ -126,9 +125,9 @@ pub async fn delete_version(
             // The next version's added/removed counts change; what it holds does not.
             let counts = |column: &'static str| {
                 format!(
-                    "SELECT c.pulp_type, COUNT(*) FROM core_repositorycontent rc \
-                     JOIN core_content c ON c.pulp_id = rc.content_id \
-                     WHERE rc.repository_id = $1 AND rc.{column} = $2 GROUP BY c.pulp_type"
+                    "SELECT c.pulp_type, COUNT(*) FROM core_repositorycontent rc CROSS JOIN core_content c \
+                     WHERE c.pulp_id = rc.content_id AND rc.repository_id = $1 AND rc.{column} = $2 \
+                     GROUP BY c.pulp_type"
                 )
             };
             let added: Vec<(String, i64)> = sqlx::query_as(&counts("version_added"))

@@ -138,6 +138,7 @@ impl NewVersion {
     /// One statement per 10,000 ids.
     pub async fn add_content(&mut self, ids: &[PulpId]) -> Result<(), VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
+        let backend = self.app.db().backend();
         for chunk in ids.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let binds = || {
@@ -156,8 +157,8 @@ impl NewVersion {
                  ON CONFLICT DO NOTHING"
             );
             on_tx!(self.tx(), conn => {
-                bind_all!(sqlx::query(&unremove), binds()).execute(&mut *conn).await?;
-                bind_all!(sqlx::query(&insert), binds()).execute(&mut *conn).await?;
+                bind_all!(backend, sqlx::query, &unremove, binds(), |q| q.execute(&mut *conn).await?);
+                bind_all!(backend, sqlx::query, &insert, binds(), |q| q.execute(&mut *conn).await?);
             });
         }
         Ok(())
@@ -167,6 +168,7 @@ impl NewVersion {
     /// 10,000 ids.
     pub async fn remove_content(&mut self, ids: &[PulpId]) -> Result<(), VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
+        let backend = self.app.db().backend();
         for chunk in ids.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
             let binds = || {
@@ -184,8 +186,8 @@ impl NewVersion {
                  WHERE repository_id = $1 AND version_removed IS NULL AND content_id IN ({list})"
             );
             on_tx!(self.tx(), conn => {
-                bind_all!(sqlx::query(&forget), binds()).execute(&mut *conn).await?;
-                bind_all!(sqlx::query(&remove), binds()).execute(&mut *conn).await?;
+                bind_all!(backend, sqlx::query, &forget, binds(), |q| q.execute(&mut *conn).await?);
+                bind_all!(backend, sqlx::query, &remove, binds(), |q| q.execute(&mut *conn).await?);
             });
         }
         Ok(())
@@ -280,9 +282,9 @@ impl NewVersion {
              WHERE repository_id = $1 AND version_removed IS NULL AND version_added < $2 \
              AND content_id IN (\
                 SELECT old.pulp_id FROM core_repositorycontent rn \
-                JOIN {table} new ON new.pulp_id = rn.content_id \
-                JOIN {table} old ON {same_key} AND old.pulp_domain = new.pulp_domain AND old.pulp_id <> new.pulp_id \
-                WHERE rn.repository_id = $1 AND rn.version_added = $2)",
+                CROSS JOIN {table} new CROSS JOIN {table} old \
+                WHERE rn.repository_id = $1 AND rn.version_added = $2 AND new.pulp_id = rn.content_id \
+                AND {same_key} AND old.pulp_domain = new.pulp_domain AND old.pulp_id <> new.pulp_id)",
             table = T::TABLE
         );
         let key_columns = T::REPO_KEY
@@ -291,8 +293,9 @@ impl NewVersion {
             .collect::<Vec<_>>()
             .join(", ");
         let duplicates = format!(
-            "SELECT {key_columns} FROM core_repositorycontent rc JOIN {table} d ON d.pulp_id = rc.content_id \
-             WHERE rc.repository_id = $1 AND rc.version_added = $2 AND rc.version_removed IS NULL \
+            "SELECT {key_columns} FROM core_repositorycontent rc CROSS JOIN {table} d \
+             WHERE d.pulp_id = rc.content_id AND rc.repository_id = $1 AND rc.version_added = $2 \
+             AND rc.version_removed IS NULL \
              GROUP BY {key_columns} HAVING COUNT(*) > 1 LIMIT 1",
             table = T::TABLE
         );
@@ -330,9 +333,9 @@ impl NewVersion {
     ) -> Result<BTreeMap<String, i64>, VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
         let sql = format!(
-            "SELECT c.pulp_type, COUNT(*) FROM core_repositorycontent rc \
-             JOIN core_content c ON c.pulp_id = rc.content_id \
-             WHERE rc.repository_id = $1 AND rc.{column} = $2 GROUP BY c.pulp_type"
+            "SELECT c.pulp_type, COUNT(*) FROM core_repositorycontent rc CROSS JOIN core_content c \
+             WHERE c.pulp_id = rc.content_id AND rc.repository_id = $1 AND rc.{column} = $2 \
+             GROUP BY c.pulp_type"
         );
         let rows: Vec<(String, i64)> = on_tx!(self.tx(), conn => {
             sqlx::query_as(&sql).bind(repository).bind(number).fetch_all(&mut *conn).await?

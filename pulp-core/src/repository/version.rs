@@ -167,9 +167,9 @@ pub async fn version_content_of_type(
     offset: i64,
 ) -> Result<Vec<PulpId>, VersionError> {
     let sql = format!(
-        "SELECT rc.content_id FROM core_repositorycontent rc \
-         JOIN core_content c ON c.pulp_id = rc.content_id \
-         WHERE {IN_VERSION} AND c.pulp_type = $5 ORDER BY rc.content_id LIMIT $3 OFFSET $4"
+        "SELECT rc.content_id FROM core_repositorycontent rc CROSS JOIN core_content c \
+         WHERE {IN_VERSION} AND c.pulp_id = rc.content_id AND c.pulp_type = $5 \
+         ORDER BY rc.content_id LIMIT $3 OFFSET $4"
     );
     let ids: Vec<PulpId> = on_pool!(db, pool => {
         sqlx::query_scalar(&sql)
@@ -211,7 +211,7 @@ pub async fn contains(
             let binds = [SqlValue::Id(Some(version.repository_id)), SqlValue::Int(Some(version.number))]
                 .into_iter()
                 .chain(chunk.iter().map(|id| SqlValue::Id(Some(*id))));
-            bind_all!(sqlx::query_scalar(&sql), binds).fetch_all(pool).await?
+            bind_all!(db.backend(), sqlx::query_scalar, &sql, binds, |q| q.fetch_all(pool).await?)
         });
         present.extend(found);
     }
