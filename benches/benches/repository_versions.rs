@@ -121,9 +121,17 @@ async fn run(backend: Backend, base: usize, add: usize) {
     let (rss_before, _) = memory_mib();
     let started = Instant::now();
     let mut v = NewVersion::start(&app, repo).await.expect("start");
+    let opened = started.elapsed();
     v.add_content(&new_ids).await.expect("add");
+    let added = started.elapsed();
     let v2 = v.commit().await.expect("commit").expect("version 2");
     let made_v2 = started.elapsed();
+    println!(
+        "{backend}:   (start {}, add_content {}, commit incl. de-duplication {})",
+        ms(opened),
+        ms(added - opened),
+        ms(made_v2 - added)
+    );
     let (_, peak) = memory_mib();
     assert_eq!(v2.counts.total() as usize, base + add);
     println!(
@@ -143,6 +151,26 @@ async fn run(backend: Backend, base: usize, add: usize) {
             assert_eq!(page.len(), 100);
         }
         times.sort();
+        let started = Instant::now();
+        let typed_ids = pulp_plugin_api::repository::version_content_of_type(
+            app.db(),
+            &v1,
+            "file.file",
+            100,
+            offset,
+        )
+        .await
+        .expect("typed ids");
+        let typed_ids_time = started.elapsed();
+        let started = Instant::now();
+        let _ = models::get_many::<FileContent>(app.db(), &typed_ids)
+            .await
+            .expect("get_many");
+        println!(
+            "{backend}:   (ids of one type {}, loading 100 units {})",
+            ms(typed_ids_time),
+            ms(started.elapsed())
+        );
         let mut id_times = Vec::new();
         for _ in 0..7 {
             let started = Instant::now();
@@ -162,6 +190,9 @@ async fn run(backend: Backend, base: usize, add: usize) {
         );
     }
     drop(app);
+    if let (Ok(to), Backend::Sqlite) = (std::env::var("BENCH_KEEP_SQLITE"), backend) {
+        let _ = std::fs::copy(t.dir.path().join("pulp.db"), to);
+    }
     t.cleanup().await;
 }
 

@@ -14,6 +14,8 @@ use crate::on_tx;
 
 /// Ids per statement when adding or removing content.
 const CHUNK: usize = 10_000;
+/// Ids per array parameter on PostgreSQL.
+const PG_CHUNK: usize = 50_000;
 
 /// A new version being built. Everything it does happens in one database transaction that
 /// also holds the repository's lock (so versions of one repository are made one at a time):
@@ -135,31 +137,54 @@ impl NewVersion {
     }
 
     /// Adds units to the version (ids of units already in it, or unknown, are ignored).
-    /// One statement per 10,000 ids.
+    /// One statement per 10,000 ids (PostgreSQL: one array parameter per 50,000 ids).
     pub async fn add_content(&mut self, ids: &[PulpId]) -> Result<(), VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
-        let backend = self.app.db().backend();
-        for chunk in ids.chunks(CHUNK) {
-            let list = placeholders(3, chunk.len());
-            let binds = || {
-                [SqlValue::Id(Some(repository)), SqlValue::Int(Some(number))]
-                    .into_iter()
-                    .chain(chunk.iter().map(|id| SqlValue::Id(Some(*id))))
-            };
-            // Removed earlier in this same version: put back.
-            let unremove = format!(
-                "UPDATE core_repositorycontent SET version_removed = NULL \
-                 WHERE repository_id = $1 AND version_removed = $2 AND content_id IN ({list})"
-            );
-            let insert = format!(
-                "INSERT INTO core_repositorycontent (repository_id, content_id, version_added, version_removed) \
-                 SELECT $1, c.pulp_id, $2, NULL FROM core_content c WHERE c.pulp_id IN ({list}) \
-                 ON CONFLICT DO NOTHING"
-            );
-            on_tx!(self.tx(), conn => {
-                bind_all!(backend, sqlx::query, &unremove, binds(), |q| q.execute(&mut *conn).await?);
-                bind_all!(backend, sqlx::query, &insert, binds(), |q| q.execute(&mut *conn).await?);
-            });
+        // Removed earlier in this same version: put back. Then insert what is not present.
+        const UNREMOVE: &str = "UPDATE core_repositorycontent SET version_removed = NULL \
+             WHERE repository_id = $1 AND version_removed = $2 AND content_id IN ";
+        const INSERT: &str = "INSERT INTO core_repositorycontent (repository_id, content_id, version_added, version_removed) \
+             SELECT $1, c.pulp_id, $2, NULL FROM core_content c WHERE c.pulp_id IN ";
+        const ABSENT: &str = " AND NOT EXISTS (SELECT 1 FROM core_repositorycontent p \
+             WHERE p.repository_id = $1 AND p.content_id = c.pulp_id AND p.version_removed IS NULL)";
+        match self.tx() {
+            DbTransaction::Postgres(tx) => {
+                for chunk in ids.chunks(PG_CHUNK) {
+                    let array: Vec<uuid::Uuid> = chunk.iter().map(|id| id.0).collect();
+                    let list = "(SELECT unnest($3::uuid[]))";
+                    sqlx::query(&format!("{UNREMOVE}{list}"))
+                        .bind(repository)
+                        .bind(number)
+                        .bind(&array)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query(&format!("{INSERT}{list}{ABSENT}"))
+                        .bind(repository)
+                        .bind(number)
+                        .bind(&array)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            DbTransaction::Sqlite(tx) => {
+                for chunk in ids.chunks(CHUNK) {
+                    let list = format!("({})", placeholders(3, chunk.len()));
+                    let binds = || {
+                        [SqlValue::Id(Some(repository)), SqlValue::Int(Some(number))]
+                            .into_iter()
+                            .chain(chunk.iter().map(|id| SqlValue::Id(Some(*id))))
+                    };
+                    let unremove = format!("{UNREMOVE}{list}");
+                    let insert = format!("{INSERT}{list}{ABSENT}");
+                    let conn = &mut **tx;
+                    bind_all!(Backend::Sqlite, sqlx::query, &unremove, binds(), |q| q
+                        .execute(&mut *conn)
+                        .await?);
+                    bind_all!(Backend::Sqlite, sqlx::query, &insert, binds(), |q| q
+                        .execute(&mut *conn)
+                        .await?);
+                }
+            }
         }
         Ok(())
     }
@@ -295,7 +320,7 @@ impl NewVersion {
         let duplicates = format!(
             "SELECT {key_columns} FROM core_repositorycontent rc CROSS JOIN {table} d \
              WHERE d.pulp_id = rc.content_id AND rc.repository_id = $1 AND rc.version_added = $2 \
-             AND rc.version_removed IS NULL \
+             AND +rc.version_removed IS NULL \
              GROUP BY {key_columns} HAVING COUNT(*) > 1 LIMIT 1",
             table = T::TABLE
         );

@@ -130,8 +130,10 @@ pub async fn list_versions(
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-/// SQL condition: `rc` row is in version `$2` of repository `$1`.
-pub(crate) const IN_VERSION: &str = "rc.repository_id = $1 AND rc.version_added <= $2 \
+/// SQL condition: `rc` row is in version `$2` of repository `$1`. (The unary `+` keeps
+/// SQLite from ranging over the `version_added` index and sorting the whole version: it
+/// walks the primary key in `content_id` order and stops after one page.)
+pub(crate) const IN_VERSION: &str = "rc.repository_id = $1 AND +rc.version_added <= $2 \
      AND (rc.version_removed IS NULL OR rc.version_removed > $2)";
 
 /// One page of the ids of the units in `version`, ordered by id.
