@@ -189,6 +189,31 @@ async fn run(backend: Backend, base: usize, add: usize) {
             ms(id_times[3])
         );
     }
+    // Keyset pagination: the page after the middle unit, whatever its depth.
+    let middle = version_content_ids(app.db(), &v1, 1, base as i64 / 2)
+        .await
+        .expect("middle");
+    let mut times = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        let ids = pulp_plugin_api::repository::version_content_ids_after(
+            app.db(),
+            &v1,
+            middle.first().copied(),
+            100,
+        )
+        .await
+        .expect("after");
+        let page: Vec<Model<FileContent>> = models::get_many(app.db(), &ids).await.expect("units");
+        times.push(started.elapsed());
+        assert_eq!(page.len(), 100);
+    }
+    times.sort();
+    println!(
+        "{backend}: keyset page (after the middle unit) of 100 units of the {base}-unit version: {} median, {} max",
+        ms(times[3]),
+        ms(times[6])
+    );
     drop(app);
     if let (Ok(to), Backend::Sqlite) = (std::env::var("BENCH_KEEP_SQLITE"), backend) {
         let _ = std::fs::copy(t.dir.path().join("pulp.db"), to);

@@ -146,3 +146,34 @@ macro_rules! read_values {
 
 pub(crate) use bind_all;
 pub(crate) use read_values;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_statements_use_anonymous_placeholders_in_order_of_appearance() {
+        let values = vec![
+            SqlValue::Int(Some(1)),
+            SqlValue::Int(Some(2)),
+            SqlValue::Int(Some(3)),
+        ];
+        let (sql, ordered) = native(
+            Backend::Sqlite,
+            "a = $1 AND b = $3 AND c IN ($2, $1) AND d = '$'",
+            values.clone(),
+        );
+        assert_eq!(sql, "a = ? AND b = ? AND c IN (?, ?) AND d = '$'");
+        assert_eq!(ordered, [1, 3, 2, 1].map(|n| SqlValue::Int(Some(n))));
+        let (sql, same) = native(Backend::Postgres, "a = $1", values.clone());
+        assert_eq!((sql.as_str(), same), ("a = $1", values));
+    }
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(values_rows(1, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(rows_per_statement(6), 5_000);
+        assert_eq!(rows_per_statement(10), 3_000);
+    }
+}

@@ -18,5 +18,5 @@ pub use new_version::NewVersion;
 pub use summary::content_summary;
 pub use version::{
     contains, get_version, latest_version, list_versions, version_content, version_content_ids,
-    version_content_of_type, RepositoryVersion, VersionCounts,
+    version_content_ids_after, version_content_of_type, RepositoryVersion, VersionCounts,
 };

@@ -149,21 +149,27 @@ impl NewVersion {
              WHERE p.repository_id = $1 AND p.content_id = c.pulp_id AND p.version_removed IS NULL)";
         match self.tx() {
             DbTransaction::Postgres(tx) => {
+                // One array parameter per chunk, driving the join (an index probe per id).
                 for chunk in ids.chunks(PG_CHUNK) {
                     let array: Vec<uuid::Uuid> = chunk.iter().map(|id| id.0).collect();
-                    let list = "(SELECT unnest($3::uuid[]))";
-                    sqlx::query(&format!("{UNREMOVE}{list}"))
+                    sqlx::query(&format!("{UNREMOVE}(SELECT unnest($3::uuid[]))"))
                         .bind(repository)
                         .bind(number)
                         .bind(&array)
                         .execute(&mut **tx)
                         .await?;
-                    sqlx::query(&format!("{INSERT}{list}{ABSENT}"))
-                        .bind(repository)
-                        .bind(number)
-                        .bind(&array)
-                        .execute(&mut **tx)
-                        .await?;
+                    sqlx::query(
+                        "INSERT INTO core_repositorycontent (repository_id, content_id, version_added, version_removed) \
+                         SELECT $1, c.pulp_id, $2, NULL FROM unnest($3::uuid[]) AS u(id) \
+                         JOIN core_content c ON c.pulp_id = u.id \
+                         WHERE NOT EXISTS (SELECT 1 FROM core_repositorycontent p WHERE p.repository_id = $1 \
+                         AND p.content_id = c.pulp_id AND p.version_removed IS NULL)",
+                    )
+                    .bind(repository)
+                    .bind(number)
+                    .bind(&array)
+                    .execute(&mut **tx)
+                    .await?;
                 }
             }
             DbTransaction::Sqlite(tx) => {
@@ -374,8 +380,8 @@ impl NewVersion {
     pub async fn commit(mut self) -> Result<Option<RepositoryVersion>, VersionError> {
         let finalize = self.hooks.finalize_new_version;
         finalize(&mut self).await?;
-        self.check_content_types().await?;
         let added = self.counts_by_type("version_added").await?;
+        self.check_content_types(&added)?;
         let removed = self.counts_by_type("version_removed").await?;
         let NewVersion {
             mut tx,
@@ -431,12 +437,11 @@ impl NewVersion {
         Ok(Some(version))
     }
 
-    async fn check_content_types(&mut self) -> Result<(), VersionError> {
+    fn check_content_types(&self, added: &BTreeMap<String, i64>) -> Result<(), VersionError> {
         let allowed = self.hooks.content_types;
         if allowed.is_empty() {
             return Ok(());
         }
-        let added = self.counts_by_type("version_added").await?;
         if let Some(t) = added.keys().find(|t| !allowed.contains(&t.as_str())) {
             return Err(VersionError::Refused(format!(
                 "content of type {t} cannot be added to a {} repository (it holds {})",

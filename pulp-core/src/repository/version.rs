@@ -219,3 +219,34 @@ pub async fn contains(
     }
     Ok(ids.iter().map(|id| present.contains(id)).collect())
 }
+
+/// One page of the ids of the units in `version` that come after `after` (by id), for
+/// keyset pagination: O(limit) at any depth, where an offset costs O(offset).
+pub async fn version_content_ids_after(
+    db: &Database,
+    version: &RepositoryVersion,
+    after: Option<PulpId>,
+    limit: i64,
+) -> Result<Vec<PulpId>, VersionError> {
+    let sql = match after {
+        Some(_) => format!(
+            "SELECT rc.content_id FROM core_repositorycontent rc WHERE {IN_VERSION} \
+             AND rc.content_id > $4 ORDER BY rc.content_id LIMIT $3"
+        ),
+        None => format!(
+            "SELECT rc.content_id FROM core_repositorycontent rc WHERE {IN_VERSION} \
+             ORDER BY rc.content_id LIMIT $3"
+        ),
+    };
+    let ids: Vec<PulpId> = on_pool!(db, pool => {
+        let mut q = sqlx::query_scalar(&sql)
+            .bind(version.repository_id)
+            .bind(version.number)
+            .bind(limit);
+        if let Some(after) = after {
+            q = q.bind(after);
+        }
+        q.fetch_all(pool).await?
+    });
+    Ok(ids)
+}
