@@ -23,6 +23,9 @@ pub enum AppError {
     /// Two plugins declare the same component.
     #[error("component '{0}' is declared by two plugins")]
     DuplicateComponent(String),
+    /// Two plugins (or one, twice) declare the same detail type.
+    #[error("detail type '{0}' is declared twice")]
+    DuplicateType(String),
     /// A database error after connecting.
     #[error(transparent)]
     Database(#[from] DbError),
@@ -88,6 +91,12 @@ impl AppBuilder {
         for component in &registry.components {
             if !seen.insert(component.component.clone()) {
                 return Err(AppError::DuplicateComponent(component.component.clone()));
+            }
+        }
+        let mut types = std::collections::BTreeSet::new();
+        for detail in &registry.detail_types {
+            if !types.insert((detail.master_table, detail.pulp_type)) {
+                return Err(AppError::DuplicateType(detail.pulp_type.to_string()));
             }
         }
         Ok(registry)
@@ -208,6 +217,24 @@ impl App {
     /// The name this process registers under (`<pid>@<host>`).
     pub fn process_name(&self) -> &str {
         &self.inner.process_name
+    }
+
+    /// The detail types the plugins declared.
+    pub fn detail_types(&self) -> &[crate::plugin::DetailType] {
+        &self.inner.registry.detail_types
+    }
+
+    /// The version hooks of the repository type `pulp_type`, if a plugin declared it.
+    pub fn repository_hooks(&self, pulp_type: &str) -> Option<crate::repository::RepositoryHooks> {
+        self.inner.registry.repository_hooks.get(pulp_type).copied()
+    }
+
+    /// The href path of content type `pulp_type` below `/content/` (`file/files`).
+    pub fn content_endpoint(&self, pulp_type: &str) -> Option<String> {
+        self.detail_types()
+            .iter()
+            .find(|d| d.pulp_type == pulp_type && d.master_table == "core_content")
+            .map(|d| d.endpoint.to_string())
     }
 
     /// `{component: version}` of every component (stored with each heartbeat).

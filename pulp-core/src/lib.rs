@@ -24,24 +24,29 @@ pub mod app;
 pub mod auth;
 pub mod content_app;
 pub mod db;
+pub mod models;
 pub mod plugin;
+pub mod repository;
 pub mod settings;
 pub mod status;
 pub mod storage;
 pub mod tasking;
+pub mod validation;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use app::{App, AppBuilder, AppError};
-pub use plugin::{Component, Plugin, Registry};
+pub use plugin::{Component, DetailType, Plugin, Registry};
 
 /// Crates pulp-core's public API exposes, for plugins and embedders to use the same versions.
 pub mod deps {
     pub use axum;
     pub use bytes;
+    pub use chrono;
     pub use futures;
     pub use serde_json;
     pub use sqlx;
     pub use tokio;
+    pub use uuid;
 }

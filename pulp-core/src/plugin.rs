@@ -5,6 +5,11 @@ use serde::Serialize;
 use std::future::Future;
 
 use crate::db::Migration;
+use crate::models::{
+    ContentDetail, ContentGuardKind, Detail, DistributionKind, MasterKind, PublicationKind,
+    RemoteKind,
+};
+use crate::repository::{RepositoryHooks, RepositoryType};
 use crate::settings::{SettingError, Settings, SettingsLoader};
 use crate::tasking::{TaskContext, TaskFunctions, TaskOutput};
 
@@ -75,6 +80,27 @@ pub struct Registry {
     pub(crate) migrations: Vec<Migration>,
     pub(crate) tasks: TaskFunctions,
     pub(crate) owner: String,
+    pub(crate) detail_types: Vec<DetailType>,
+    pub(crate) repository_hooks: std::collections::BTreeMap<String, RepositoryHooks>,
+}
+
+/// A detail type a plugin declared (what generic code needs to know about it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailType {
+    /// `<plugin>.<type>` (`file.file`).
+    pub pulp_type: &'static str,
+    /// Its master table (`core_content`).
+    pub master_table: &'static str,
+    /// Its kind's path in hrefs (`content`).
+    pub kind_endpoint: &'static str,
+    /// Its own path below the kind (`file/files`).
+    pub endpoint: &'static str,
+    /// Its table.
+    pub table: &'static str,
+    /// Its PRN model (`file.filecontent`).
+    pub prn_model: &'static str,
+    /// The plugin that declared it.
+    pub owner: String,
 }
 
 impl Registry {
@@ -120,6 +146,57 @@ impl Registry {
     {
         self.tasks.register(name, function);
         self
+    }
+
+    /// Declares a detail type of any kind (prefer the typed calls below).
+    pub fn detail<T: Detail>(&mut self) -> &mut Self {
+        self.detail_types.push(DetailType {
+            pulp_type: T::PULP_TYPE,
+            master_table: <T::Kind as MasterKind>::TABLE,
+            kind_endpoint: <T::Kind as MasterKind>::ENDPOINT,
+            endpoint: T::ENDPOINT,
+            table: T::TABLE,
+            prn_model: T::PRN_MODEL,
+            owner: self.owner.clone(),
+        });
+        self
+    }
+
+    /// Declares a content type.
+    pub fn content<T: ContentDetail>(&mut self) -> &mut Self {
+        self.detail::<T>()
+    }
+
+    /// Declares a remote type.
+    pub fn remote<T: Detail<Kind = RemoteKind>>(&mut self) -> &mut Self {
+        self.detail::<T>()
+    }
+
+    /// Declares a repository type with its version hooks.
+    pub fn repository<T: RepositoryType>(&mut self) -> &mut Self {
+        self.repository_hooks
+            .insert(T::PULP_TYPE.to_string(), RepositoryHooks::of::<T>());
+        self.detail::<T>()
+    }
+
+    /// Declares a publication type.
+    pub fn publication<T: Detail<Kind = PublicationKind>>(&mut self) -> &mut Self {
+        self.detail::<T>()
+    }
+
+    /// Declares a distribution type.
+    pub fn distribution<T: Detail<Kind = DistributionKind>>(&mut self) -> &mut Self {
+        self.detail::<T>()
+    }
+
+    /// Declares a content-guard type.
+    pub fn content_guard<T: Detail<Kind = ContentGuardKind>>(&mut self) -> &mut Self {
+        self.detail::<T>()
+    }
+
+    /// The detail types declared so far.
+    pub fn detail_types(&self) -> &[DetailType] {
+        &self.detail_types
     }
 
     /// The components declared so far.

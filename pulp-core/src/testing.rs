@@ -166,3 +166,8 @@ macro_rules! db_tests {
         )*
     };
 }
+
+/// How many migrations pulp-core itself has (tests of plugins count theirs on top).
+pub fn core_migration_count() -> usize {
+    crate::db::core_migrations().len()
+}

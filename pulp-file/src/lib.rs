@@ -1,12 +1,20 @@
 //! # pulp-file
 //!
 //! The file plugin: repositories of plain files described by a `PULP_MANIFEST`
-//! (`relative_path,sha256,size` per line). This release registers the plugin's component
-//! and settings; its content types, sync and publish arrive with the next issues.
+//! (`relative_path,sha256,size` per line). This release declares the plugin's component,
+//! settings, migrations and detail types ([`FileContent`], [`FileRemote`],
+//! [`FileRepository`] with Pulp's repo-key de-duplication, [`FilePublication`],
+//! [`FileDistribution`]) and their create bodies ([`serializers`]); sync, publish and the
+//! REST routes arrive with the next issues.
 
 #![warn(missing_docs, rust_2018_idioms)]
 
-use pulp_plugin_api::{Component, Plugin, Registry, SettingError};
+mod models;
+pub mod serializers;
+
+pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, FileRepository};
+
+use pulp_plugin_api::{Component, Migration, Plugin, Registry, SettingError};
 
 /// The file plugin.
 #[derive(Debug, Clone, Copy, Default)]
@@ -14,6 +22,14 @@ pub struct FilePlugin;
 
 /// Default name of the manifest a file repository is published with.
 pub const DEFAULT_MANIFEST: &str = "PULP_MANIFEST";
+
+/// The plugin's migrations (app `file`).
+pub const MIGRATIONS: [Migration; 1] = [Migration {
+    app: "file",
+    name: "0001_initial",
+    sqlite: include_str!("migrations/file_0001_initial.sqlite.sql"),
+    postgres: include_str!("migrations/file_0001_initial.postgres.sql"),
+}];
 
 impl Plugin for FilePlugin {
     fn register(&self, r: &mut Registry) {
@@ -35,6 +51,12 @@ impl Plugin for FilePlugin {
                 _ => Ok(()),
             }
         });
+        r.migrations(MIGRATIONS);
+        r.content::<FileContent>()
+            .remote::<FileRemote>()
+            .repository::<FileRepository>()
+            .publication::<FilePublication>()
+            .distribution::<FileDistribution>();
     }
 
     fn name(&self) -> &str {

@@ -4,13 +4,15 @@
 //! never on `pulp-core` directly: when a plugin needs something that is not here, this
 //! crate grows.
 //!
-//! ## A plugin in four steps
+//! ## A plugin in five steps
 //! 1. Write a value that implements [`Plugin`] (any `Fn(&mut Registry)` already does).
 //! 2. In [`Plugin::register`], declare your [`Component`] (name and version shown by
 //!    `/pulp/api/v3/status/`), your settings defaults and validators, and your
 //!    [`Migration`]s (SQL for SQLite and for PostgreSQL, applied after pulp-core's).
-//! 3. Add it to the app: `App::builder(sources).plugin(MyPlugin).build()`.
-//! 4. Read your settings at run time with [`Settings::extra_value`].
+//! 3. Declare your detail types: `r.content::<MyUnit>()`, `r.repository::<MyRepository>()`,
+//!    `r.remote::<…>()`, `r.publication::<…>()`, `r.distribution::<…>()` (see below).
+//! 4. Add it to the app: `App::builder(sources).plugin(MyPlugin).build()`.
+//! 5. Read your settings at run time with [`Settings::extra_value`].
 //!
 //! ```
 //! use pulp_plugin_api::{Component, Plugin, Registry, SettingError};
@@ -30,20 +32,88 @@
 //! # let _ = HelloPlugin;
 //! ```
 //!
-//! What the plugin API covers grows with pulp-rs: content types, tasks, sync stages and
-//! routes are added here as they are built. See `docs/plugin-api.md` for the deprecation
-//! policy.
+//! ## Declaring a content type
+//! Pulp's models are master/detail: a master table per kind (`core_content`,
+//! `core_repository`, …) holds what every type has, and each plugin type adds a *detail*
+//! table keyed by the master's `pulp_id`. A detail type is a serde struct implementing
+//! [`models::Detail`] (which columns, which table, its `pulp_type`, href and PRN names) and
+//! [`validation::Validate`] (the checks the API and the sync pipeline both run). A content
+//! type also implements [`models::ContentDetail`]: its natural key (saving a unit whose key
+//! exists returns the existing one) and its repository key (a newer unit with the same key
+//! replaces the older one in a new version).
+//!
+//! ```
+//! use pulp_plugin_api::models::{Column, ContentDetail, ContentKind, Detail};
+//! use pulp_plugin_api::validation::{validate_relative_path, Validate, ValidationErrors};
+//! use pulp_plugin_api::deps::serde_json;
+//!
+//! #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+//! pub struct Page { pub relative_path: String, pub digest: String }
+//!
+//! impl Validate for Page {
+//!     fn validate(&self, errors: &mut ValidationErrors) {
+//!         if let Err(e) = validate_relative_path(&self.relative_path) {
+//!             errors.add("relative_path", e.to_string());
+//!         }
+//!     }
+//! }
+//!
+//! impl Detail for Page {
+//!     type Kind = ContentKind;
+//!     const PULP_TYPE: &'static str = "wiki.page";
+//!     const TABLE: &'static str = "wiki_page";
+//!     const COLUMNS: &'static [Column] = &[Column::text("relative_path"), Column::text("digest")];
+//!     const PRN_MODEL: &'static str = "wiki.page";
+//!     const ENDPOINT: &'static str = "wiki/pages";
+//! }
+//!
+//! impl ContentDetail for Page {
+//!     const NATURAL_KEY: &'static [&'static str] = &["relative_path", "digest"];
+//!     const REPO_KEY: &'static [&'static str] = &["relative_path"];
+//! }
+//! # let _ = serde_json::json!({});
+//! ```
+//! Its migration creates `wiki_page (pulp_id PRIMARY KEY REFERENCES core_content ON DELETE
+//! CASCADE, pulp_domain TEXT NOT NULL, relative_path, digest, UNIQUE (relative_path, digest,
+//! pulp_domain))`. Then [`models::save_content`] stores units, [`repository::NewVersion`]
+//! makes versions of repositories holding them, and [`repository::RepositoryType`] lets a
+//! repository type enforce its invariants before each version becomes visible. The crate
+//! `examples/bundle-plugin` is a complete plugin whose units reference other units.
+//!
+//! See `docs/plugin-api.md` for the deprecation policy.
 
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub use pulp_core::api::ApiError;
 pub use pulp_core::app::{App, AppBuilder, AppError};
-pub use pulp_core::db::{Backend, Database, DbError, Migration, PulpId};
-pub use pulp_core::plugin::{Component, Plugin, Registry, PULP_API_VERSION};
+pub use pulp_core::db::{Backend, Database, DbError, DbTransaction, Migration, PulpId};
+pub use pulp_core::plugin::{Component, DetailType, Plugin, Registry, PULP_API_VERSION};
 pub use pulp_core::settings::{SettingError, Settings, SettingsSources};
 pub use pulp_core::storage::{
     AllowedChecksums, ArtifactStorage, ChecksumType, Digests, ExpectedArtifact, StorageError,
     StoredArtifact, TemporaryFile,
 };
+pub use pulp_core::{on_pool, on_tx};
+
+/// Master/detail models: the six master kinds and their common fields, the [`Detail`](models::Detail)
+/// and [`ContentDetail`](models::ContentDetail) traits, typed [`Model`](models::Model)s,
+/// artifacts, and the functions reading and writing them (`create`, `get`, `cast`, `list`,
+/// `update`, `delete`, `save_content`), plus Pulp's hrefs, PRNs and response shapes.
+pub mod models {
+    pub use pulp_core::models::*;
+}
+
+/// Repository versions: the [`NewVersion`](repository::NewVersion) scope, the
+/// [`RepositoryType`](repository::RepositoryType) hooks, reading versions and their content,
+/// `content_summary`, deleting versions and `retain_repo_versions`.
+pub mod repository {
+    pub use pulp_core::repository::*;
+}
+
+/// Serializer-style validation with errors by field, in Pulp's shape; relative-path checks.
+pub mod validation {
+    pub use pulp_core::validation::*;
+}
 
 /// Crates the plugin API exposes, re-exported so that plugins use the same versions.
 pub mod deps {

@@ -60,7 +60,10 @@ impl Database {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 64 MiB of page cache per connection (SQLite's default is 2 MiB): bulk changes
+            // to big repositories touch index pages all over the file.
+            .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))

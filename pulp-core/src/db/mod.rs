@@ -45,5 +45,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0002_tasking.sqlite.sql"),
             postgres: include_str!("migrations/core_0002_tasking.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0003_content",
+            sqlite: include_str!("migrations/core_0003_content.sqlite.sql"),
+            postgres: include_str!("migrations/core_0003_content.postgres.sql"),
+        },
     ]
 }

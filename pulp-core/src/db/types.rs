@@ -14,9 +14,10 @@ use uuid::Uuid;
 pub struct PulpId(pub Uuid);
 
 impl PulpId {
-    /// A new random id.
+    /// A new id: a time-ordered UUID (version 7), so rows created together sit together in
+    /// every index keyed by id (bulk inserts touch few index pages instead of one per row).
     pub fn new() -> Self {
-        PulpId(Uuid::new_v4())
+        PulpId(Uuid::now_v7())
     }
 }
 

@@ -1,0 +1,368 @@
+//! [`Artifact`] rows for stored blobs, [`ContentArtifact`] links from content to artifacts,
+//! and [`RemoteArtifact`]s recording where an artifact not yet downloaded can be fetched.
+
+use chrono::{DateTime, Utc};
+
+use super::sql::{bind_all, placeholders, rows_per_statement, values_rows};
+use super::{ModelError, SqlValue, DEFAULT_DOMAIN};
+use crate::db::{Database, PulpId};
+use crate::storage::{ChecksumType, Digests, StoredArtifact};
+use crate::validation::{validate_relative_path, ValidationErrors};
+use crate::{on_pool, on_tx};
+
+/// A stored blob (its bytes are in [`ArtifactStorage`](crate::storage::ArtifactStorage)
+/// under [`Artifact::file`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    /// Its id.
+    pub pulp_id: PulpId,
+    /// When it was recorded.
+    pub pulp_created: DateTime<Utc>,
+    /// Its storage key, `artifact/ab/cdef…`.
+    pub file: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Its digests (sha256 always; the others allowed by the settings).
+    pub digests: Digests,
+}
+
+impl Artifact {
+    /// Its sha256.
+    pub fn sha256(&self) -> &str {
+        self.digests
+            .get(&ChecksumType::Sha256)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    /// Its API href.
+    pub fn pulp_href(&self) -> String {
+        format!("{}/artifacts/{}/", crate::api::API_ROOT, self.pulp_id)
+    }
+
+    /// Pulp's `ArtifactResponse`.
+    pub fn to_response(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        map.insert("pulp_href".into(), self.pulp_href().into());
+        map.insert(
+            "prn".into(),
+            super::prn("core.artifact", self.pulp_id).into(),
+        );
+        map.insert(
+            "pulp_created".into(),
+            crate::api::timestamp::format(&self.pulp_created).into(),
+        );
+        map.insert(
+            "pulp_last_updated".into(),
+            crate::api::timestamp::format(&self.pulp_created).into(),
+        );
+        map.insert("file".into(), self.file.clone().into());
+        map.insert("size".into(), self.size.into());
+        for kind in ChecksumType::ALL {
+            let value = self
+                .digests
+                .get(&kind)
+                .cloned()
+                .map(serde_json::Value::String);
+            map.insert(
+                kind.as_str().into(),
+                value.unwrap_or(serde_json::Value::Null),
+            );
+        }
+        serde_json::Value::Object(map)
+    }
+}
+
+const DIGEST_COLUMNS: [ChecksumType; 6] = ChecksumType::ALL;
+
+fn digest_values(digests: &Digests) -> impl Iterator<Item = SqlValue> + '_ {
+    DIGEST_COLUMNS
+        .iter()
+        .map(move |k| SqlValue::Text(digests.get(k).cloned()))
+}
+
+fn digest_names() -> String {
+    DIGEST_COLUMNS
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Records the artifact that [`ArtifactStorage`](crate::storage::ArtifactStorage) stored;
+/// when a row with that sha256 exists (an earlier or concurrent writer), returns it.
+pub async fn save_artifact(db: &Database, stored: &StoredArtifact) -> Result<Artifact, ModelError> {
+    let size = i64::try_from(stored.size).map_err(|_| ModelError::Encode {
+        field: "size".into(),
+        message: "larger than 2^63 bytes".into(),
+    })?;
+    let now = Utc::now();
+    let sql = format!(
+        "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, pulp_domain, file, size, {}) \
+         VALUES ($1, $2, $2, $3, $4, $5, {}) ON CONFLICT (sha256, pulp_domain) DO NOTHING",
+        digest_names(),
+        placeholders(6, 6)
+    );
+    let mut digests = stored.digests.clone();
+    digests.insert(ChecksumType::Sha256, stored.sha256.clone());
+    let binds = [
+        SqlValue::Id(Some(PulpId::new())),
+        SqlValue::Time(Some(now)),
+        SqlValue::Text(Some(DEFAULT_DOMAIN.into())),
+        SqlValue::Text(Some(stored.path.clone())),
+        SqlValue::Int(Some(size)),
+    ]
+    .into_iter()
+    .chain(digest_values(&digests));
+    on_pool!(db, pool => { bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(pool).await?); });
+    find_artifact(db, &stored.sha256)
+        .await?
+        .ok_or_else(|| ModelError::Decode(format!("artifact {} vanished", stored.sha256)))
+}
+
+/// The artifact with this sha256, if recorded.
+pub async fn find_artifact(db: &Database, sha256: &str) -> Result<Option<Artifact>, ModelError> {
+    Ok(find_artifacts(db, &[sha256.to_string()]).await?.pop())
+}
+
+/// The recorded artifacts among these sha256 digests (one statement per batch).
+pub async fn find_artifacts(db: &Database, sha256: &[String]) -> Result<Vec<Artifact>, ModelError> {
+    let mut out = Vec::new();
+    for chunk in sha256.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT pulp_id, pulp_created, file, size, {} FROM core_artifact \
+             WHERE pulp_domain = $1 AND sha256 IN ({})",
+            digest_names(),
+            placeholders(2, chunk.len())
+        );
+        let binds = std::iter::once(SqlValue::Text(Some(DEFAULT_DOMAIN.into())))
+            .chain(chunk.iter().map(|s| SqlValue::Text(Some(s.clone()))));
+        let rows: Vec<(PulpId, DateTime<Utc>, String, i64, [Option<String>; 6])> = on_pool!(db, pool => {
+            use sqlx::Row as _;
+            let rows = bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.fetch_all(pool).await?);
+            let mut decoded = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut digests: [Option<String>; 6] = Default::default();
+                for (i, slot) in digests.iter_mut().enumerate() {
+                    *slot = row.try_get(4 + i)?;
+                }
+                decoded.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, digests));
+            }
+            decoded
+        });
+        out.extend(
+            rows.into_iter()
+                .map(|(pulp_id, pulp_created, file, size, values)| Artifact {
+                    pulp_id,
+                    pulp_created,
+                    file,
+                    size,
+                    digests: DIGEST_COLUMNS
+                        .iter()
+                        .zip(values)
+                        .filter_map(|(k, v)| v.map(|v| (*k, v)))
+                        .collect(),
+                }),
+        );
+    }
+    Ok(out)
+}
+
+/// A file of a content unit: its relative path, and its artifact once downloaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentArtifact {
+    /// Its id.
+    pub pulp_id: PulpId,
+    /// The content unit.
+    pub content_id: PulpId,
+    /// The artifact (none while only a remote artifact is known).
+    pub artifact_id: Option<PulpId>,
+    /// Path of the file within the unit (and in publications).
+    pub relative_path: String,
+}
+
+/// Links content to artifacts (one statement per batch). A link that exists for the same
+/// `(content, relative_path)` is kept; an artifact is filled in where the link had none.
+/// Relative paths are validated (no `..`, no absolute path, no NUL).
+pub async fn save_content_artifacts(
+    db: &Database,
+    links: &[(PulpId, Option<PulpId>, String)],
+) -> Result<Vec<ContentArtifact>, ModelError> {
+    let mut errors = ValidationErrors::new();
+    for (_, _, path) in links {
+        if let Err(e) = validate_relative_path(path) {
+            errors.add("relative_path", e.to_string());
+        }
+    }
+    errors.into_result()?;
+    let now = Utc::now();
+    let mut out = Vec::with_capacity(links.len());
+    let mut tx = db.begin_write().await?;
+    for chunk in links.chunks(rows_per_statement(6)) {
+        let sql = format!(
+            "INSERT INTO core_contentartifact (pulp_id, pulp_created, pulp_last_updated, content_id, artifact_id, relative_path) \
+             VALUES {} ON CONFLICT (content_id, relative_path) DO UPDATE SET \
+             artifact_id = COALESCE(core_contentartifact.artifact_id, excluded.artifact_id) \
+             RETURNING pulp_id, content_id, artifact_id, relative_path",
+            values_rows(1, chunk.len(), 6)
+        );
+        let binds = chunk.iter().flat_map(|(content, artifact, path)| {
+            [
+                SqlValue::Id(Some(PulpId::new())),
+                SqlValue::Time(Some(now)),
+                SqlValue::Time(Some(now)),
+                SqlValue::Id(Some(*content)),
+                SqlValue::Id(*artifact),
+                SqlValue::Text(Some(path.clone())),
+            ]
+        });
+        let rows: Vec<(PulpId, PulpId, Option<PulpId>, String)> = on_tx!(&mut tx, conn => {
+            bind_all!(db.backend(), sqlx::query_as, &sql, binds, |q| q.fetch_all(&mut *conn).await?)
+        });
+        out.extend(
+            rows.into_iter()
+                .map(
+                    |(pulp_id, content_id, artifact_id, relative_path)| ContentArtifact {
+                        pulp_id,
+                        content_id,
+                        artifact_id,
+                        relative_path,
+                    },
+                ),
+        );
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The content artifacts of these content units.
+pub async fn content_artifacts(
+    db: &Database,
+    content: &[PulpId],
+) -> Result<Vec<ContentArtifact>, ModelError> {
+    let mut out = Vec::new();
+    for chunk in content.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT pulp_id, content_id, artifact_id, relative_path FROM core_contentartifact \
+             WHERE content_id IN ({}) ORDER BY content_id, relative_path",
+            placeholders(1, chunk.len())
+        );
+        let rows: Vec<(PulpId, PulpId, Option<PulpId>, String)> = on_pool!(db, pool => {
+            bind_all!(db.backend(), sqlx::query_as, &sql, chunk.iter().map(|id| SqlValue::Id(Some(*id))), |q| q.fetch_all(pool).await?)
+        });
+        out.extend(
+            rows.into_iter()
+                .map(
+                    |(pulp_id, content_id, artifact_id, relative_path)| ContentArtifact {
+                        pulp_id,
+                        content_id,
+                        artifact_id,
+                        relative_path,
+                    },
+                ),
+        );
+    }
+    Ok(out)
+}
+
+/// Where a content artifact can be downloaded from, through a remote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteArtifact {
+    /// The content artifact it provides.
+    pub content_artifact_id: PulpId,
+    /// The remote to download through.
+    pub remote_id: PulpId,
+    /// The URL.
+    pub url: String,
+    /// Expected size, if known.
+    pub size: Option<i64>,
+    /// Expected digests, if known.
+    pub digests: Digests,
+}
+
+/// Records remote artifacts (one statement per batch); for a `(content_artifact, remote)`
+/// already recorded, the URL, size and digests are updated.
+pub async fn save_remote_artifacts(
+    db: &Database,
+    items: &[RemoteArtifact],
+) -> Result<(), ModelError> {
+    let now = Utc::now();
+    let width = 7 + DIGEST_COLUMNS.len();
+    let mut tx = db.begin_write().await?;
+    for chunk in items.chunks(rows_per_statement(width)) {
+        let updates = std::iter::once("url".to_string())
+            .chain(std::iter::once("size".to_string()))
+            .chain(DIGEST_COLUMNS.iter().map(|k| k.as_str().to_string()))
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO core_remoteartifact (pulp_id, pulp_created, pulp_last_updated, content_artifact_id, remote_id, url, size, {}) \
+             VALUES {} ON CONFLICT (content_artifact_id, remote_id) DO UPDATE SET {updates}",
+            digest_names(),
+            values_rows(1, chunk.len(), width)
+        );
+        let binds = chunk.iter().flat_map(|ra| {
+            [
+                SqlValue::Id(Some(PulpId::new())),
+                SqlValue::Time(Some(now)),
+                SqlValue::Time(Some(now)),
+                SqlValue::Id(Some(ra.content_artifact_id)),
+                SqlValue::Id(Some(ra.remote_id)),
+                SqlValue::Text(Some(ra.url.clone())),
+                SqlValue::Int(ra.size),
+            ]
+            .into_iter()
+            .chain(digest_values(&ra.digests).collect::<Vec<_>>())
+        });
+        on_tx!(&mut tx, conn => { bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(&mut *conn).await?); });
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The remote artifacts of these content artifacts.
+pub async fn remote_artifacts(
+    db: &Database,
+    content_artifacts: &[PulpId],
+) -> Result<Vec<RemoteArtifact>, ModelError> {
+    let mut out = Vec::new();
+    for chunk in content_artifacts.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT content_artifact_id, remote_id, url, size, {} FROM core_remoteartifact \
+             WHERE content_artifact_id IN ({})",
+            digest_names(),
+            placeholders(1, chunk.len())
+        );
+        let rows: Vec<(PulpId, PulpId, String, Option<i64>, [Option<String>; 6])> = on_pool!(db, pool => {
+            use sqlx::Row as _;
+            let rows = bind_all!(db.backend(), sqlx::query, &sql, chunk.iter().map(|id| SqlValue::Id(Some(*id))), |q| q.fetch_all(pool).await?);
+            let mut decoded = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut digests: [Option<String>; 6] = Default::default();
+                for (i, slot) in digests.iter_mut().enumerate() {
+                    *slot = row.try_get(4 + i)?;
+                }
+                decoded.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, digests));
+            }
+            decoded
+        });
+        out.extend(
+            rows.into_iter()
+                .map(
+                    |(content_artifact_id, remote_id, url, size, values)| RemoteArtifact {
+                        content_artifact_id,
+                        remote_id,
+                        url,
+                        size,
+                        digests: DIGEST_COLUMNS
+                            .iter()
+                            .zip(values)
+                            .filter_map(|(k, v)| v.map(|v| (*k, v)))
+                            .collect(),
+                    },
+                ),
+        );
+    }
+    Ok(out)
+}

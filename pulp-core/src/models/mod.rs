@@ -1,0 +1,39 @@
+//! Master/detail models: the six master kinds (content, remote, repository, publication,
+//! distribution, content guard) with their common fields, the [`Detail`] types plugins add
+//! (each in a table of its own, keyed by the master's id), artifacts and their links to
+//! content, and Pulp's hrefs and response shapes.
+//!
+//! Generic code works on [`Master`]s (`list_masters::<RepositoryKind>`); typed code on
+//! [`Model<T>`] (`get::<FileRepository>`); `master.cast::<T>(db)` goes from one to the other
+//! and fails with [`ModelError::WrongType`] when the master is of another type.
+
+mod artifact;
+mod column;
+mod error;
+mod href;
+mod kind;
+mod master;
+pub(crate) mod sql;
+mod store;
+
+pub use artifact::{
+    content_artifacts, find_artifact, find_artifacts, remote_artifacts, save_artifact,
+    save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact, RemoteArtifact,
+};
+pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
+pub use error::ModelError;
+pub use href::{
+    artifact_id_from_href, href, id_from_href, prn, to_response, version_from_href, version_href,
+};
+pub use kind::{
+    ContentFields, ContentGuardFields, ContentGuardKind, ContentKind, DistributionFields,
+    DistributionKind, MasterKind, Policy, PublicationFields, PublicationKind, RemoteFields,
+    RemoteKind, RepositoryFields, RepositoryKind, REMOTE_SECRET_FIELDS,
+};
+pub use master::{
+    Content, ContentDetail, ContentGuard, Detail, Distribution, Labels, Master, Model, Publication,
+    Remote, Repository, DEFAULT_DOMAIN,
+};
+pub use store::{
+    count, create, delete, get, get_many, get_master, list, list_masters, save_content, update,
+};
