@@ -47,8 +47,7 @@ pulp_plugin_api::testing::db_tests! {
         let app = app_with(t, other_plugin).await;
         let db = app.db();
         let labels = Labels::from([("env".to_string(), "prod".to_string())]);
-        let mut detail = FileRepository::default();
-        detail.autopublish = true;
+        let detail = FileRepository { autopublish: true, ..FileRepository::default() };
         let file_repo = models::create(db, labels.clone(), RepositoryFields::new("files"), detail).await.expect("create");
         let other = models::create(db, Labels::new(), RepositoryFields::new("other"), OtherRepository {}).await.expect("create");
         // Generic code lists masters of every type.

@@ -75,6 +75,13 @@ impl Artifact {
 
 const DIGEST_COLUMNS: [ChecksumType; 6] = ChecksumType::ALL;
 
+/// The digest columns of a row, in [`DIGEST_COLUMNS`] order.
+type DigestValues = [Option<String>; 6];
+/// An artifact row: id, created, file, size, digests.
+type ArtifactRow = (PulpId, DateTime<Utc>, String, i64, DigestValues);
+/// A remote-artifact row: content artifact, remote, url, size, digests.
+type RemoteArtifactRow = (PulpId, PulpId, String, Option<i64>, DigestValues);
+
 fn digest_values(digests: &Digests) -> impl Iterator<Item = SqlValue> + '_ {
     DIGEST_COLUMNS
         .iter()
@@ -137,12 +144,12 @@ pub async fn find_artifacts(db: &Database, sha256: &[String]) -> Result<Vec<Arti
         );
         let binds = std::iter::once(SqlValue::Text(Some(DEFAULT_DOMAIN.into())))
             .chain(chunk.iter().map(|s| SqlValue::Text(Some(s.clone()))));
-        let rows: Vec<(PulpId, DateTime<Utc>, String, i64, [Option<String>; 6])> = on_pool!(db, pool => {
+        let rows: Vec<ArtifactRow> = on_pool!(db, pool => {
             use sqlx::Row as _;
             let rows = bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.fetch_all(pool).await?);
             let mut decoded = Vec::with_capacity(rows.len());
             for row in &rows {
-                let mut digests: [Option<String>; 6] = Default::default();
+                let mut digests: DigestValues = Default::default();
                 for (i, slot) in digests.iter_mut().enumerate() {
                     *slot = row.try_get(4 + i)?;
                 }
@@ -334,12 +341,12 @@ pub async fn remote_artifacts(
             digest_names(),
             placeholders(1, chunk.len())
         );
-        let rows: Vec<(PulpId, PulpId, String, Option<i64>, [Option<String>; 6])> = on_pool!(db, pool => {
+        let rows: Vec<RemoteArtifactRow> = on_pool!(db, pool => {
             use sqlx::Row as _;
             let rows = bind_all!(db.backend(), sqlx::query, &sql, chunk.iter().map(|id| SqlValue::Id(Some(*id))), |q| q.fetch_all(pool).await?);
             let mut decoded = Vec::with_capacity(rows.len());
             for row in &rows {
-                let mut digests: [Option<String>; 6] = Default::default();
+                let mut digests: DigestValues = Default::default();
                 for (i, slot) in digests.iter_mut().enumerate() {
                     *slot = row.try_get(4 + i)?;
                 }
