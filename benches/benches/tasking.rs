@@ -201,7 +201,8 @@ fn pick_with_backlog(c: &mut Criterion) {
     };
     for &backlog in sizes {
         let setups = runtime.block_on(async {
-            let setups = setups(1).await;
+            // Two workers: one stays busy with the holder, the other picks the measured task.
+            let setups = setups(2).await;
             for s in &setups {
                 // One long task holds "busy"; the backlog waits behind it.
                 let holder = DispatchRequest::new(builtin::SLEEP)

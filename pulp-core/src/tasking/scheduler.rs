@@ -198,13 +198,15 @@ pub(crate) async fn finish(
 /// Claims the oldest unblocked waiting task for `worker`.
 pub(crate) async fn claim_next(db: &Database, worker: &str) -> Result<Option<Task>, TaskingError> {
     let now = Utc::now();
-    let skip_locked = match db {
-        Database::Sqlite(_) => "",
-        Database::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+    // The partial index of runnable tasks makes this O(1) however many tasks wait blocked;
+    // SQLite's planner otherwise prefers (state, seq) and walks every waiting task.
+    let (indexed_by, skip_locked) = match db {
+        Database::Sqlite(_) => ("INDEXED BY core_task_runnable", ""),
+        Database::Postgres(_) => ("", "FOR UPDATE SKIP LOCKED"),
     };
     let sql = format!(
         "UPDATE core_task SET state = 'running', worker = $1, started_at = $2, pulp_last_updated = $2
-         WHERE seq = (SELECT seq FROM core_task WHERE state = 'waiting' AND unblocked_at IS NOT NULL
+         WHERE seq = (SELECT seq FROM core_task {indexed_by} WHERE state = 'waiting' AND unblocked_at IS NOT NULL
                       ORDER BY seq LIMIT 1 {skip_locked})
            AND state = 'waiting'
          RETURNING {TASK_COLUMNS}"
