@@ -51,5 +51,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0003_content.sqlite.sql"),
             postgres: include_str!("migrations/core_0003_content.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0004_published",
+            sqlite: include_str!("migrations/core_0004_published.sqlite.sql"),
+            postgres: include_str!("migrations/core_0004_published.postgres.sql"),
+        },
     ]
 }
