@@ -80,6 +80,7 @@ impl AppBuilder {
             "pulpcore.app",
         ));
         crate::tasking::register_builtin(&mut registry.tasks);
+        crate::api::register_tasks(&mut registry.tasks);
         for plugin in &self.plugins {
             registry.owner = plugin.name().to_string();
             plugin.register(&mut registry);
@@ -227,6 +228,42 @@ impl App {
     /// The version hooks of the repository type `pulp_type`, if a plugin declared it.
     pub fn repository_hooks(&self, pulp_type: &str) -> Option<crate::repository::RepositoryHooks> {
         self.inner.registry.repository_hooks.get(pulp_type).copied()
+    }
+
+    /// The generic operations of detail type `pulp_type` of the kind stored in `table`.
+    pub fn detail_ops(
+        &self,
+        table: &str,
+        pulp_type: &str,
+    ) -> Option<crate::api::generic::DetailOps> {
+        self.inner
+            .registry
+            .detail_ops
+            .get(&(table.to_string(), pulp_type.to_string()))
+            .copied()
+    }
+
+    /// What plugins (and core) mount into the REST API.
+    pub fn api_mounters(&self) -> &[crate::api::ApiMounter] {
+        &self.inner.registry.api_mounters
+    }
+
+    /// The sync task of repository type `pulp_type`.
+    pub fn sync_task(&self, pulp_type: &str) -> Option<&str> {
+        self.inner
+            .registry
+            .sync_tasks
+            .get(pulp_type)
+            .map(String::as_str)
+    }
+
+    /// The publish task of publication type `pulp_type`.
+    pub fn publish_task(&self, pulp_type: &str) -> Option<&str> {
+        self.inner
+            .registry
+            .publish_tasks
+            .get(pulp_type)
+            .map(String::as_str)
     }
 
     /// The href path of content type `pulp_type` below `/content/` (`file/files`).

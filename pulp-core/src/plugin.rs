@@ -4,6 +4,8 @@ use serde::Serialize;
 
 use std::future::Future;
 
+use crate::api::generic::{mount_detail, DetailOps};
+use crate::api::{ApiMounter, ApiRoutes};
 use crate::db::Migration;
 use crate::models::{
     ContentDetail, ContentGuardKind, Detail, DistributionKind, MasterKind, PublicationKind,
@@ -82,6 +84,10 @@ pub struct Registry {
     pub(crate) owner: String,
     pub(crate) detail_types: Vec<DetailType>,
     pub(crate) repository_hooks: std::collections::BTreeMap<String, RepositoryHooks>,
+    pub(crate) detail_ops: std::collections::BTreeMap<(String, String), DetailOps>,
+    pub(crate) api_mounters: Vec<ApiMounter>,
+    pub(crate) sync_tasks: std::collections::BTreeMap<String, String>,
+    pub(crate) publish_tasks: std::collections::BTreeMap<String, String>,
 }
 
 /// A detail type a plugin declared (what generic code needs to know about it).
@@ -159,6 +165,40 @@ impl Registry {
             prn_model: T::PRN_MODEL,
             owner: self.owner.clone(),
         });
+        self.detail_ops.insert(
+            (
+                <T::Kind as MasterKind>::TABLE.to_string(),
+                T::PULP_TYPE.to_string(),
+            ),
+            DetailOps::of::<T>(),
+        );
+        self.api_mounters.push(ApiMounter::new(mount_detail::<T>));
+        self
+    }
+
+    /// Adds REST routes (documented in the OpenAPI document) to the API.
+    pub fn api_routes(
+        &mut self,
+        mount: impl Fn(&mut ApiRoutes) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.api_mounters.push(ApiMounter::new(mount));
+        self
+    }
+
+    /// Names the task that syncs repositories of type `pulp_type` (what
+    /// `POST {repository_href}sync/` dispatches, with args
+    /// `{"remote_pk", "repository_pk", "mirror"}`).
+    pub fn sync_task(&mut self, pulp_type: &str, task_name: &str) -> &mut Self {
+        self.sync_tasks.insert(pulp_type.into(), task_name.into());
+        self
+    }
+
+    /// Names the task that publishes versions into publications of type `pulp_type` (what
+    /// `POST /publications/<type>/` dispatches, with args `{"repository_version_pk", …}` plus
+    /// the publication's own fields).
+    pub fn publish_task(&mut self, pulp_type: &str, task_name: &str) -> &mut Self {
+        self.publish_tasks
+            .insert(pulp_type.into(), task_name.into());
         self
     }
 

@@ -1,27 +1,79 @@
-//! The core API routes.
+//! The core API routes, the plugins' routes, and the OpenAPI document describing them all.
+
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
-use super::{select_fields, ApiError};
+use super::openapi::{field_params, ApiDoc, Operation, Response};
+use super::routes_doc::ApiRoutes;
+use super::{base_url, select_fields, ApiError};
 use crate::app::App;
 use crate::status::status_report;
+use crate::tasking::TaskFunctions;
 
 /// Prefix of every API path.
 pub const API_ROOT: &str = "/pulp/api/v3";
 
-/// The REST API of pulp-core (plugins' routes are merged in by the server).
+/// Registers the tasks the REST layer dispatches (`general_create`, …).
+pub fn register_tasks(tasks: &mut TaskFunctions) {
+    tasks.register(
+        super::generic::GENERAL_CREATE,
+        super::generic::general_create,
+    );
+    tasks.register(
+        super::generic::GENERAL_UPDATE,
+        super::generic::general_update,
+    );
+    tasks.register(
+        super::generic::GENERAL_DELETE,
+        super::generic::general_delete,
+    );
+}
+
+/// Every documented route: core's and the plugins'.
+pub fn api_routes(app: &App) -> ApiRoutes {
+    let mut routes = ApiRoutes::new();
+    routes.route(
+        &format!("{API_ROOT}/status/"),
+        get(status),
+        [Operation::new(
+            "get",
+            &format!("{API_ROOT}/status/"),
+            "status_read",
+            "Status",
+        )
+        .summary("Inspect status of Pulp")
+        .params(field_params())
+        .response(200, Response::Json)
+        .anonymous()],
+    );
+    super::tasks::mount(&mut routes);
+    super::labels::mount_schemas(&mut routes);
+    for mounter in app.api_mounters() {
+        mounter.mount(&mut routes);
+    }
+    routes
+}
+
+/// The REST API: every route, authenticated, plus the OpenAPI document.
 pub fn api_router(app: App) -> Router {
-    Router::new()
-        .route(&format!("{API_ROOT}/status/"), get(status))
-        .merge(super::tasks::routes())
+    let (router, doc) = api_routes(&app).into_parts();
+    let doc = Arc::new(doc);
+    let docs = Router::new()
+        .route(&format!("{API_ROOT}/docs/api.json"), get(api_json))
+        .route(&format!("{API_ROOT}/docs/"), get(docs_page))
+        .layer(Extension(doc));
+    router
         // Only matched routes are authenticated: unknown paths answer 404 to anyone.
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             super::auth::require_user,
         ))
+        .merge(docs)
         .fallback(not_found)
         .with_state(app)
 }
@@ -33,6 +85,39 @@ async fn status(
     let report = serde_json::to_value(status_report(&app).await)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(select_fields(report, query.as_deref())))
+}
+
+async fn api_json(
+    State(app): State<App>,
+    Extension(doc): Extension<Arc<ApiDoc>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let server = format!("{}/", base_url(&headers));
+    Json(doc.document(app.component_versions(), &server))
+}
+
+async fn docs_page(Extension(doc): Extension<Arc<ApiDoc>>) -> Html<String> {
+    let mut rows = String::new();
+    for op in doc.operations() {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+            op.method.to_uppercase(),
+            html_escape(&op.path),
+            html_escape(&op.operation_id),
+            html_escape(&op.summary)
+        ));
+    }
+    Html(format!(
+        "<!DOCTYPE html>\n<html><head><title>Pulp 3 API</title></head><body>\
+         <h1>Pulp 3 API</h1><p>OpenAPI document: <a href=\"api.json\">api.json</a></p>\
+         <table><tr><th>method</th><th>path</th><th>operation id</th><th>summary</th></tr>\n{rows}</table></body></html>\n"
+    ))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 async fn not_found() -> ApiError {

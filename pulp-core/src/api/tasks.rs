@@ -6,7 +6,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -20,22 +20,154 @@ use crate::app::App;
 use crate::db::PulpId;
 use crate::tasking::{cancel, ProgressReport, Task, TaskGroup, TaskState, TaskingError};
 
-/// Routes of tasks, task groups and workers.
-pub(crate) fn routes() -> Router<App> {
-    Router::new()
-        .route(&format!("{API_ROOT}/tasks/"), get(list_tasks))
-        .route(
-            &format!("{API_ROOT}/tasks/{{id}}/"),
-            get(read_task).patch(cancel_task).delete(delete_task),
-        )
-        .route(
+/// Mounts tasks, task groups and workers, documented.
+pub(crate) fn mount(routes: &mut super::ApiRoutes) {
+    use super::openapi::{
+        field_params, list_params, FieldType, Operation, Param, RequestBody, Response,
+    };
+    let q = |name: &str, ty: FieldType| Param::query(name, ty, "");
+    let mut task_filters = list_params(&["pulp_created"]);
+    for (name, ty) in [
+        ("state", FieldType::String),
+        ("state__in", FieldType::StringList),
+        ("state__ne", FieldType::String),
+        ("name", FieldType::String),
+        ("name__contains", FieldType::String),
+        ("name__in", FieldType::StringList),
+        ("worker", FieldType::String),
+        ("worker__in", FieldType::StringList),
+        ("logging_cid", FieldType::String),
+        ("logging_cid__contains", FieldType::String),
+        ("parent_task", FieldType::String),
+        ("task_group", FieldType::String),
+        ("reserved_resources", FieldType::String),
+        ("reserved_resources__in", FieldType::StringList),
+        ("exclusive_resources", FieldType::String),
+        ("shared_resources", FieldType::String),
+        ("created_resources", FieldType::String),
+        ("pulp_href__in", FieldType::StringList),
+        ("pulp_id__in", FieldType::StringList),
+        ("started_at__gte", FieldType::DateTime),
+        ("started_at__lte", FieldType::DateTime),
+        ("finished_at__gte", FieldType::DateTime),
+        ("finished_at__lte", FieldType::DateTime),
+    ] {
+        task_filters.push(q(name, ty));
+    }
+    routes.raw_schema("PatchedTaskCancel", serde_json::json!({
+        "type": "object",
+        "properties": {"state": {"type": "string", "description": "The desired state of the task. Only 'canceled' is accepted."}},
+        "required": ["state"],
+    }));
+    routes.raw_schema(
+        "Purge",
+        serde_json::json!({
+            "type": "object",
+            "properties": {
+                "finished_before": {"type": "string", "format": "date-time"},
+                "states": {"type": "array", "items": {"type": "string"}},
+            },
+        }),
+    );
+    routes.route(
+        &format!("{API_ROOT}/tasks/"),
+        get(list_tasks),
+        [
+            Operation::new("get", &format!("{API_ROOT}/tasks/"), "tasks_list", "Tasks")
+                .summary("List tasks")
+                .params(task_filters)
+                .response(200, Response::Json),
+        ],
+    );
+    routes.route(
+        &format!("{API_ROOT}/tasks/{{id}}/"),
+        get(read_task).patch(cancel_task).delete(delete_task),
+        [
+            Operation::new("get", "{task_href}", "tasks_read", "Tasks")
+                .summary("Inspect a task")
+                .params(field_params())
+                .response(200, Response::Json),
+            Operation::new("patch", "{task_href}", "tasks_cancel", "Tasks")
+                .summary("Cancel a task")
+                .body(RequestBody::Schema("PatchedTaskCancel".into()))
+                .response(200, Response::Json),
+            Operation::new("delete", "{task_href}", "tasks_delete", "Tasks")
+                .summary("Delete a task")
+                .response(204, Response::Empty),
+        ],
+    );
+    routes.route(
+        &format!("{API_ROOT}/tasks/purge/"),
+        axum::routing::post(purge_tasks),
+        [Operation::new(
+            "post",
             &format!("{API_ROOT}/tasks/purge/"),
-            axum::routing::post(purge_tasks),
+            "tasks_purge",
+            "Tasks",
         )
-        .route(&format!("{API_ROOT}/task-groups/"), get(list_groups))
-        .route(&format!("{API_ROOT}/task-groups/{{id}}/"), get(read_group))
-        .route(&format!("{API_ROOT}/workers/"), get(list_workers))
-        .route(&format!("{API_ROOT}/workers/{{id}}/"), get(read_worker))
+        .summary("Purge Completed Tasks")
+        .body(RequestBody::Schema("Purge".into()))
+        .response(202, Response::Task)],
+    );
+    routes.route(
+        &format!("{API_ROOT}/task-groups/"),
+        get(list_groups),
+        [Operation::new(
+            "get",
+            &format!("{API_ROOT}/task-groups/"),
+            "task_groups_list",
+            "Task-Groups",
+        )
+        .summary("List task groups")
+        .params(list_params(&[]))
+        .response(200, Response::Json)],
+    );
+    routes.route(
+        &format!("{API_ROOT}/task-groups/{{id}}/"),
+        get(read_group),
+        [Operation::new(
+            "get",
+            "{task_group_href}",
+            "task_groups_read",
+            "Task-Groups",
+        )
+        .summary("Inspect a task group")
+        .params(field_params())
+        .response(200, Response::Json)],
+    );
+    let mut worker_filters = list_params(&["pulp_created"]);
+    for (name, ty) in [
+        ("online", FieldType::Boolean),
+        ("missing", FieldType::Boolean),
+        ("name", FieldType::String),
+        ("name__contains", FieldType::String),
+        ("name__in", FieldType::StringList),
+    ] {
+        worker_filters.push(q(name, ty));
+    }
+    routes.route(
+        &format!("{API_ROOT}/workers/"),
+        get(list_workers),
+        [Operation::new(
+            "get",
+            &format!("{API_ROOT}/workers/"),
+            "workers_list",
+            "Workers",
+        )
+        .summary("List workers")
+        .params(worker_filters)
+        .response(200, Response::Json)],
+    );
+    routes.route(
+        &format!("{API_ROOT}/workers/{{id}}/"),
+        get(read_worker),
+        [
+            Operation::new("get", "{worker_href}", "workers_read", "Workers")
+                .summary("Inspect a worker")
+                .params(field_params())
+                .response(200, Response::Json),
+        ],
+    );
 }
 
 impl From<TaskingError> for ApiError {

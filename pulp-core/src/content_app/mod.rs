@@ -31,3 +31,44 @@ async fn root_listing(State(app): State<App>) -> Html<String> {
 async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "404: Not Found\n").into_response()
 }
+
+/// Checks a distribution's `base_path`: relative, confined, and not overlapping the base path
+/// of another distribution (`exclude` is the distribution being updated).
+pub async fn check_base_path(
+    db: &crate::db::Database,
+    base_path: &str,
+    exclude: Option<crate::db::PulpId>,
+) -> Result<(), crate::validation::ValidationErrors> {
+    let mut errors = crate::validation::ValidationErrors::new();
+    if let Err(e) = crate::validation::validate_relative_path(base_path) {
+        errors.add("base_path", e.to_string());
+        return Err(errors);
+    }
+    let trimmed = base_path.trim_matches('/').to_string();
+    let exclude = exclude.unwrap_or(crate::db::PulpId(uuid::Uuid::nil()));
+    let rows: Vec<(String, String)> = match crate::on_pool!(db, pool => {
+        sqlx::query_as("SELECT name, base_path FROM core_distribution WHERE pulp_id <> $1")
+            .bind(exclude)
+            .fetch_all(pool)
+            .await
+    }) {
+        Ok(rows) => rows,
+        Err(e) => {
+            errors.add("base_path", format!("cannot check for overlaps: {e}"));
+            return Err(errors);
+        }
+    };
+    for (name, other) in rows {
+        let other = other.trim_matches('/');
+        let overlaps = other == trimmed
+            || other.starts_with(&format!("{trimmed}/"))
+            || trimmed.starts_with(&format!("{other}/"));
+        if overlaps {
+            errors.add(
+                "base_path",
+                format!("Overlaps with existing distribution '{name}'"),
+            );
+        }
+    }
+    errors.into_result()
+}

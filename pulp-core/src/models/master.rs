@@ -70,6 +70,13 @@ pub trait Detail:
     /// Path below the kind in hrefs (`file/file` → `/pulp/api/v3/remotes/file/file/<id>/`;
     /// `file/files` for content → `/pulp/api/v3/content/file/files/<id>/`).
     const ENDPOINT: &'static str;
+    /// Exact-match list filters on the detail's columns, `(query parameter, column)`
+    /// (FileContent: `("relative_path", "relative_path")`, `("sha256", "digest")`).
+    const API_FILTERS: &'static [(&'static str, &'static str)] = &[];
+
+    /// Adjusts the API response of an object of this type (rename or add fields: FileContent
+    /// shows its `digest` as `sha256`). The default shows the serde fields as they are.
+    fn api_response(_response: &mut serde_json::Map<String, serde_json::Value>) {}
 }
 
 /// A content type. Units are unique by natural key within a domain: saving a unit whose

@@ -71,6 +71,11 @@ impl ValidationErrors {
         }
     }
 
+    /// Errors from a map of messages by field.
+    pub fn from_map(map: BTreeMap<String, Vec<String>>) -> Self {
+        Self(map)
+    }
+
     /// The map, as Pulp's 400 body.
     pub fn into_map(self) -> BTreeMap<String, Vec<String>> {
         self.0

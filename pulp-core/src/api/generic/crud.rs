@@ -1,0 +1,651 @@
+//! Create, read, update, delete and labels of any detail type, as routes and as the
+//! `general_*` tasks Pulp runs them in.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+
+use super::body::{body_object, parse_parts};
+use super::kinds::kind_info;
+use super::render::render;
+use crate::api::list::{
+    ordering, text_filters, time_filters, Page, Paging, QueryParams, SqlValue, SqlWhere,
+};
+use crate::api::{base_url, parse_json, select_fields, ApiError, API_ROOT};
+use crate::app::App;
+use crate::db::PulpId;
+use crate::models::{self, Detail, MasterKind, Model, ModelError};
+use crate::tasking::{dispatch, DispatchRequest, Task, TaskContext, TaskError, TaskOutput};
+
+/// Task names of the generic operations (Pulp's).
+pub const GENERAL_CREATE: &str = "pulpcore.app.tasks.base.general_create";
+/// See [`GENERAL_CREATE`].
+pub const GENERAL_UPDATE: &str = "pulpcore.app.tasks.base.general_update";
+/// See [`GENERAL_CREATE`].
+pub const GENERAL_DELETE: &str = "pulpcore.app.tasks.base.general_delete";
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::NotFound { .. } | ModelError::WrongType { .. } => ApiError::NotFound,
+            ModelError::Invalid(errors) => errors.into(),
+            ModelError::Encode { field, message } => ApiError::field(&field, message),
+            e @ (ModelError::Decode(_) | ModelError::Database(_)) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+/// The future of a type-erased operation.
+pub type OpFuture = BoxFuture<'static, Result<Value, ApiError>>;
+
+/// The generic operations of one detail type, callable without knowing the type (what the
+/// `general_*` tasks run).
+#[derive(Clone, Copy)]
+pub struct DetailOps {
+    /// Creates from a body; the response of the new object.
+    pub create: fn(App, Value) -> OpFuture,
+    /// Updates object `id` from a body (`partial` for PATCH); its response.
+    pub update: fn(App, PulpId, Value, bool) -> OpFuture,
+    /// Deletes object `id`.
+    pub delete: fn(App, PulpId) -> OpFuture,
+}
+
+impl std::fmt::Debug for DetailOps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DetailOps")
+    }
+}
+
+impl DetailOps {
+    /// The operations of `T`.
+    pub fn of<T: Detail>() -> Self {
+        Self {
+            create: |app, body| Box::pin(async move { create_now::<T>(&app, body).await }),
+            update: |app, id, body, partial| {
+                Box::pin(async move { update_now::<T>(&app, id, body, partial).await })
+            },
+            delete: |app, id| {
+                Box::pin(async move {
+                    models::delete::<T::Kind>(app.db(), id).await?;
+                    Ok(Value::Null)
+                })
+            },
+        }
+    }
+}
+
+async fn create_now<T: Detail>(app: &App, body: Value) -> Result<Value, ApiError> {
+    let (labels, fields, detail) = parse_parts::<T>(app, body, None, false).await?;
+    let model = models::create::<T>(app.db(), labels, fields, detail).await?;
+    single(app, &model).await
+}
+
+async fn update_now<T: Detail>(
+    app: &App,
+    id: PulpId,
+    body: Value,
+    partial: bool,
+) -> Result<Value, ApiError> {
+    let model = models::get::<T>(app.db(), id).await?;
+    let (labels, fields, detail) = parse_parts::<T>(app, body, Some(&model), partial).await?;
+    let mut model = model;
+    model.master.pulp_labels = labels;
+    model.master.fields = fields;
+    model.detail = detail;
+    let model = models::update::<T>(app.db(), model).await?;
+    single(app, &model).await
+}
+
+/// The response of one model.
+pub async fn single<T: Detail>(app: &App, model: &Model<T>) -> Result<Value, ApiError> {
+    render(app, std::slice::from_ref(model))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("rendering produced nothing".into()))
+}
+
+/// `202 {"task": href}`.
+pub fn task_response(task: &Task) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "task": format!("{API_ROOT}/tasks/{}/", task.pulp_id) })),
+    )
+        .into_response()
+}
+
+fn path_id(raw: &str) -> Result<PulpId, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(PulpId)
+        .map_err(|_| ApiError::NotFound)
+}
+
+/// The id in a path, if an object of type `T` has it.
+pub async fn existing<T: Detail>(app: &App, raw: &str) -> Result<Model<T>, ApiError> {
+    Ok(models::get::<T>(app.db(), path_id(raw)?).await?)
+}
+
+/// The resource string tasks reserve for object `id` of type `T` (its href).
+pub fn resource<T: Detail>(id: PulpId) -> String {
+    models::href::<T>(id)
+}
+
+/// The list handler of `T`.
+pub async fn list<T: Detail>(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&query)?;
+    let table = <T::Kind as MasterKind>::TABLE;
+    let mut filter = SqlWhere::new(app.db().backend());
+    filter.add("m.pulp_type = ?", [SqlValue::Text(T::PULP_TYPE.into())]);
+    common_filters(&app, &mut filter, &query, table)?;
+    for (param, column) in T::API_FILTERS {
+        text_filters(
+            &mut filter,
+            &query,
+            param,
+            &format!("d.{column}"),
+            &["", "__in", "__contains"],
+        );
+    }
+    if table == "core_content" {
+        super::content::version_filters(&app, &mut filter, &query).await?;
+    }
+    if table == "core_publication" {
+        publication_filters(&app, &mut filter, &query).await?;
+    }
+    let order = ordering(
+        &query,
+        &ordering_columns(table),
+        "m.pulp_created, m.pulp_id",
+    )?;
+    let from = format!("{table} m JOIN {} d ON d.pulp_id = m.pulp_id", T::TABLE);
+    let (count, ids) = page_ids(&app, &from, &filter, &order, paging).await?;
+    let models = models::get_many::<T>(app.db(), &ids).await?;
+    let rendered = render(&app, &models).await?;
+    let results: Vec<Value> = rendered
+        .into_iter()
+        .map(|v| select_fields(v, raw.as_deref()))
+        .collect();
+    let base = format!(
+        "{}{API_ROOT}/{}/{}/",
+        base_url(&headers),
+        <T::Kind as MasterKind>::ENDPOINT,
+        T::ENDPOINT
+    );
+    Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
+}
+
+/// Filters every list of masters has: name lookups, hrefs/ids/PRNs, timestamps.
+pub fn common_filters(
+    app: &App,
+    filter: &mut SqlWhere,
+    query: &QueryParams,
+    table: &str,
+) -> Result<(), ApiError> {
+    if kind_info(table).named {
+        text_filters(
+            filter,
+            query,
+            "name",
+            "m.name",
+            &[
+                "",
+                "__contains",
+                "__icontains",
+                "__iexact",
+                "__in",
+                "__startswith",
+            ],
+        );
+        if let Some(v) = query.get("name__istartswith") {
+            filter.add(
+                "LOWER(m.name) LIKE ? ESCAPE '\\'",
+                [SqlValue::Text(format!(
+                    "{}%",
+                    crate::api::list::escape_like(&v.to_lowercase())
+                ))],
+            );
+        }
+    }
+    if table == "core_distribution" {
+        text_filters(
+            filter,
+            query,
+            "base_path",
+            "m.base_path",
+            &["", "__contains", "__icontains", "__in"],
+        );
+    }
+    let mut ids = Vec::new();
+    let mut any = false;
+    for href in query
+        .list("pulp_href__in")
+        .into_iter()
+        .chain(query.list("prn__in"))
+    {
+        any = true;
+        if let Some(id) = super::refs::parse_master(app, &href, table) {
+            ids.push(SqlValue::Id(id));
+        }
+    }
+    for raw in query.list("pulp_id__in") {
+        any = true;
+        if let Ok(id) = uuid::Uuid::parse_str(&raw) {
+            ids.push(SqlValue::Id(PulpId(id)));
+        }
+    }
+    if any {
+        filter.add_in("m.pulp_id", ids);
+    }
+    time_filters(filter, query, "pulp_created", "m.pulp_created")?;
+    time_filters(filter, query, "pulp_last_updated", "m.pulp_last_updated")?;
+    if let Some(types) = Some(query.list("pulp_type__in")).filter(|t| !t.is_empty()) {
+        filter.add_in(
+            "m.pulp_type",
+            types.into_iter().map(SqlValue::Text).collect(),
+        );
+    }
+    label_filter(app, filter, query)?;
+    Ok(())
+}
+
+/// `pulp_label_select=key=value,other,!absent` (Pulp's label selector; `~` is "contains").
+fn label_filter(app: &App, filter: &mut SqlWhere, query: &QueryParams) -> Result<(), ApiError> {
+    let Some(select) = query.get("pulp_label_select") else {
+        return Ok(());
+    };
+    let postgres = app.db().backend() == crate::db::Backend::Postgres;
+    let value_of = |key_bind: &str| {
+        if postgres {
+            format!("(m.pulp_labels ->> {key_bind})")
+        } else {
+            format!("json_extract(m.pulp_labels, '$.\"' || {key_bind} || '\"')")
+        }
+    };
+    for term in select.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some((key, value)) = term.split_once("!=") {
+            let clause = format!("({} IS NULL OR {} <> ?)", value_of("?"), value_of("?"));
+            filter.add(
+                &clause,
+                [
+                    SqlValue::Text(key.trim().into()),
+                    SqlValue::Text(key.trim().into()),
+                    SqlValue::Text(value.trim().into()),
+                ],
+            );
+        } else if let Some((key, value)) = term.split_once("~") {
+            let clause = format!("{} LIKE ?", value_of("?"));
+            filter.add(
+                &clause,
+                [
+                    SqlValue::Text(key.trim().into()),
+                    SqlValue::Text(format!("%{}%", value.trim())),
+                ],
+            );
+        } else if let Some((key, value)) = term.split_once('=') {
+            let clause = format!("{} = ?", value_of("?"));
+            filter.add(
+                &clause,
+                [
+                    SqlValue::Text(key.trim().into()),
+                    SqlValue::Text(value.trim().into()),
+                ],
+            );
+        } else if let Some(key) = term.strip_prefix('!') {
+            let clause = format!("{} IS NULL", value_of("?"));
+            filter.add(&clause, [SqlValue::Text(key.trim().into())]);
+        } else {
+            let clause = format!("{} IS NOT NULL", value_of("?"));
+            filter.add(&clause, [SqlValue::Text(term.into())]);
+        }
+    }
+    Ok(())
+}
+
+async fn publication_filters(
+    app: &App,
+    filter: &mut SqlWhere,
+    query: &QueryParams,
+) -> Result<(), ApiError> {
+    if let Some(v) = query.get("repository_version") {
+        let id = super::refs::resolve(app, "repository_version", v, super::kinds::Target::Version)
+            .await?;
+        filter.add("m.repository_version_id = ?", [SqlValue::Id(id)]);
+    }
+    if let Some(r) = query.get("repository") {
+        let id = super::refs::parse_master(app, r, "core_repository")
+            .ok_or_else(|| ApiError::field("repository", "Invalid hyperlink - No URL match."))?;
+        filter.add(
+            "m.repository_version_id IN (SELECT pulp_id FROM core_repositoryversion WHERE repository_id = ?)",
+            [SqlValue::Id(id)],
+        );
+    }
+    Ok(())
+}
+
+/// The orderings a kind's lists accept.
+pub fn ordering_columns(table: &str) -> Vec<(&'static str, &'static str)> {
+    let mut columns = vec![
+        ("pulp_id", "m.pulp_id"),
+        ("pk", "m.pulp_id"),
+        ("pulp_created", "m.pulp_created"),
+        ("pulp_last_updated", "m.pulp_last_updated"),
+        ("pulp_type", "m.pulp_type"),
+    ];
+    if kind_info(table).named {
+        columns.push(("name", "m.name"));
+    }
+    if table == "core_distribution" {
+        columns.push(("base_path", "m.base_path"));
+    }
+    columns
+}
+
+/// The total and the ids of one page of `SELECT m.pulp_id FROM <from> <filter> <order>`.
+pub async fn page_ids(
+    app: &App,
+    from: &str,
+    filter: &SqlWhere,
+    order: &str,
+    paging: Paging,
+) -> Result<(i64, Vec<PulpId>), ApiError> {
+    let count_sql = format!("SELECT COUNT(*) FROM {from} {}", filter.sql());
+    let n = filter.len();
+    let page_sql = format!(
+        "SELECT m.pulp_id FROM {from} {} {order} LIMIT ${} OFFSET ${}",
+        filter.sql(),
+        n + 1,
+        n + 2
+    );
+    let (count, ids): (i64, Vec<PulpId>) = crate::on_pool!(app.db(), pool => {
+        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
+        let ids = crate::bind_values!(sqlx::query_scalar(&page_sql), filter.values())
+            .bind(paging.limit)
+            .bind(paging.offset)
+            .fetch_all(pool)
+            .await?;
+        (count, ids)
+    });
+    Ok((count, ids))
+}
+
+/// The read handler of `T`.
+pub async fn read<T: Detail>(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let model = existing::<T>(&app, &id).await?;
+    let value = single(&app, &model).await?;
+    Ok(Json(select_fields(value, raw.as_deref())).into_response())
+}
+
+/// Checks what a body can be checked for before a task runs it: the body parses, validates
+/// and its name is free.
+async fn precheck<T: Detail>(
+    app: &App,
+    body: &Value,
+    base: Option<&Model<T>>,
+    partial: bool,
+) -> Result<(), ApiError> {
+    let (labels, fields, detail) = parse_parts::<T>(app, body.clone(), base, partial).await?;
+    let mut errors = crate::validation::ValidationErrors::new();
+    crate::validation::Validate::validate(&fields, &mut errors);
+    crate::validation::Validate::validate(&detail, &mut errors);
+    let _ = labels;
+    errors.into_result()?;
+    let table = <T::Kind as MasterKind>::TABLE;
+    if kind_info(table).named {
+        if let Some(Value::String(name)) = body.get("name") {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE name = $1 AND pulp_id <> $2");
+            let other = base
+                .map(|b| b.pulp_id())
+                .unwrap_or(PulpId(uuid::Uuid::nil()));
+            let n: i64 = crate::on_pool!(app.db(), pool => {
+                sqlx::query_scalar(&sql).bind(name.clone()).bind(other).fetch_one(pool).await?
+            });
+            if n > 0 {
+                return Err(ApiError::field("name", "This field must be unique."));
+            }
+        }
+    }
+    if table == "core_distribution" {
+        if let Some(Value::String(base_path)) = body.get("base_path") {
+            crate::content_app::check_base_path(app.db(), base_path, base.map(|b| b.pulp_id()))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The create handler of `T` (201, or 202 and a task for kinds Pulp creates in tasks).
+pub async fn create<T: Detail>(State(app): State<App>, body: Bytes) -> Result<Response, ApiError> {
+    let body: Value = parse_json(&body)?;
+    body_object(body.clone())?;
+    let table = <T::Kind as MasterKind>::TABLE;
+    if kind_info(table).async_create {
+        precheck::<T>(&app, &body, None, false).await?;
+        let task = dispatch(
+            &app,
+            DispatchRequest::new(GENERAL_CREATE)
+                .args(json!({"table": table, "pulp_type": T::PULP_TYPE, "data": body}))
+                .exclusive([format!("{API_ROOT}/{}/", <T::Kind as MasterKind>::ENDPOINT)])
+                .immediate(true),
+        )
+        .await?;
+        return Ok(task_response(&task));
+    }
+    let value = create_now::<T>(&app, body).await?;
+    Ok((StatusCode::CREATED, Json(value)).into_response())
+}
+
+async fn change<T: Detail>(
+    app: App,
+    id: String,
+    body: Bytes,
+    partial: bool,
+) -> Result<Response, ApiError> {
+    let model = existing::<T>(&app, &id).await?;
+    let body: Value = parse_json(&body)?;
+    body_object(body.clone())?;
+    let table = <T::Kind as MasterKind>::TABLE;
+    if kind_info(table).async_change {
+        precheck::<T>(&app, &body, Some(&model), partial).await?;
+        let task = dispatch(
+            &app,
+            DispatchRequest::new(GENERAL_UPDATE)
+                .args(json!({
+                    "table": table, "pulp_type": T::PULP_TYPE, "id": model.pulp_id(),
+                    "data": body, "partial": partial,
+                }))
+                .exclusive([resource::<T>(model.pulp_id())])
+                .immediate(true),
+        )
+        .await?;
+        return Ok(task_response(&task));
+    }
+    let value = update_now::<T>(&app, model.pulp_id(), body, partial).await?;
+    Ok(Json(value).into_response())
+}
+
+/// The PUT handler of `T`.
+pub async fn update<T: Detail>(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    change::<T>(app, id, body, false).await
+}
+
+/// The PATCH handler of `T`.
+pub async fn partial_update<T: Detail>(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    change::<T>(app, id, body, true).await
+}
+
+/// The DELETE handler of `T` (204, or 202 and a task).
+pub async fn delete<T: Detail>(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let model = existing::<T>(&app, &id).await?;
+    let table = <T::Kind as MasterKind>::TABLE;
+    if kind_info(table).async_change {
+        let task = dispatch(
+            &app,
+            DispatchRequest::new(GENERAL_DELETE)
+                .args(json!({"table": table, "pulp_type": T::PULP_TYPE, "id": model.pulp_id()}))
+                .exclusive([resource::<T>(model.pulp_id())])
+                .immediate(true),
+        )
+        .await?;
+        return Ok(task_response(&task));
+    }
+    models::delete::<T::Kind>(app.db(), model.pulp_id()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetLabel {
+    key: String,
+    value: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnsetLabel {
+    key: String,
+}
+
+fn check_label_key(key: &str) -> Result<(), ApiError> {
+    let valid = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./ ".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "key",
+            "Key can only contain alphanumeric characters, underscores, dashes, dots, slashes and spaces.",
+        ))
+    }
+}
+
+/// `set_label/`.
+pub async fn set_label<T: Detail>(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut model = existing::<T>(&app, &id).await?;
+    let body: SetLabel = parse_json(&body)?;
+    check_label_key(&body.key)?;
+    model
+        .master
+        .pulp_labels
+        .insert(body.key.clone(), body.value.clone().unwrap_or_default());
+    models::update::<T>(app.db(), model).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": body.key, "value": body.value})),
+    )
+        .into_response())
+}
+
+/// `unset_label/`.
+pub async fn unset_label<T: Detail>(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut model = existing::<T>(&app, &id).await?;
+    let body: UnsetLabel = parse_json(&body)?;
+    let Some(value) = model.master.pulp_labels.remove(&body.key) else {
+        return Err(ApiError::field(
+            "key",
+            format!("Label with key '{}' does not exist.", body.key),
+        ));
+    };
+    models::update::<T>(app.db(), model).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": body.key, "value": value})),
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct GeneralArgs {
+    table: String,
+    pulp_type: String,
+    #[serde(default)]
+    id: Option<PulpId>,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    partial: bool,
+}
+
+fn ops_of(ctx: &TaskContext, args: &GeneralArgs) -> Result<DetailOps, TaskError> {
+    ctx.app()
+        .detail_ops(&args.table, &args.pulp_type)
+        .ok_or_else(|| TaskError::new(format!("no type {} in {}", args.pulp_type, args.table)))
+}
+
+fn task_error(e: ApiError) -> TaskError {
+    match e {
+        ApiError::Validation(fields) => {
+            TaskError::new(crate::validation::ValidationErrors::from_map(fields).to_string())
+        }
+        other => TaskError::new(other.to_string()),
+    }
+}
+
+/// `general_create`: creates an object of any type from a body.
+pub async fn general_create(ctx: TaskContext) -> TaskOutput {
+    let args: GeneralArgs = ctx.parse_args()?;
+    let ops = ops_of(&ctx, &args)?;
+    let created = (ops.create)(ctx.app().clone(), args.data)
+        .await
+        .map_err(task_error)?;
+    if let Some(href) = created.get("pulp_href").and_then(Value::as_str) {
+        ctx.add_created_resource(href);
+    }
+    Ok(None)
+}
+
+/// `general_update`: updates an object of any type from a body.
+pub async fn general_update(ctx: TaskContext) -> TaskOutput {
+    let args: GeneralArgs = ctx.parse_args()?;
+    let ops = ops_of(&ctx, &args)?;
+    let id = args.id.ok_or_else(|| TaskError::new("no id given"))?;
+    (ops.update)(ctx.app().clone(), id, args.data, args.partial)
+        .await
+        .map_err(task_error)?;
+    Ok(None)
+}
+
+/// `general_delete`: deletes an object of any type.
+pub async fn general_delete(ctx: TaskContext) -> TaskOutput {
+    let args: GeneralArgs = ctx.parse_args()?;
+    let ops = ops_of(&ctx, &args)?;
+    let id = args.id.ok_or_else(|| TaskError::new("no id given"))?;
+    (ops.delete)(ctx.app().clone(), id)
+        .await
+        .map_err(task_error)?;
+    Ok(None)
+}

@@ -1,0 +1,22 @@
+//! Generic REST for every detail type a plugin declares: list with Pulp's filters, create,
+//! read, update, delete and labels, documented in the OpenAPI document with Pulp's names.
+//! Kinds differ only in data ([`kinds`]): their fields, references and which operations
+//! Pulp runs as tasks.
+
+mod body;
+mod content;
+mod crud;
+pub mod kinds;
+mod mount;
+pub mod refs;
+mod render;
+
+pub use body::{body_object, parse_labels, parse_parts, writable_fields};
+pub use content::{version_filter_params, version_filters};
+pub use crud::{
+    common_filters, existing, general_create, general_delete, general_update, ordering_columns,
+    page_ids, resource, single, task_response, DetailOps, OpFuture, GENERAL_CREATE, GENERAL_DELETE,
+    GENERAL_UPDATE,
+};
+pub use mount::{mount_detail, names, schema, Names};
+pub use render::{latest_versions, render};

@@ -1,0 +1,100 @@
+//! [`ApiRoutes`]: axum routes together with the OpenAPI operations they implement, so the
+//! document can never list an operation that is not served (or miss one that is).
+
+use std::sync::Arc;
+
+use axum::routing::MethodRouter;
+use axum::Router;
+
+use super::openapi::{ApiDoc, Operation, Schema};
+use crate::app::App;
+
+/// Routes being mounted, with their documentation.
+#[derive(Default)]
+pub struct ApiRoutes {
+    router: Router<App>,
+    doc: ApiDoc,
+}
+
+impl std::fmt::Debug for ApiRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRoutes")
+            .field("operations", &self.doc.operations().len())
+            .finish()
+    }
+}
+
+impl ApiRoutes {
+    /// No routes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `handler` at the axum path `path` (`/pulp/api/v3/remotes/file/file/{id}/`) and
+    /// documents it as `operations` (one per method the handler answers).
+    pub fn route(
+        &mut self,
+        path: &str,
+        handler: MethodRouter<App>,
+        operations: impl IntoIterator<Item = Operation>,
+    ) -> &mut Self {
+        let router = std::mem::take(&mut self.router);
+        self.router = router.route(path, handler);
+        for operation in operations {
+            self.doc.operation(operation);
+        }
+        self
+    }
+
+    /// Documents a serializer (request, response and, with `patched`, partial-update schemas).
+    pub fn schema(&mut self, schema: &Schema, patched: bool) -> &mut Self {
+        self.doc.schema(schema, patched);
+        self
+    }
+
+    /// Documents the paginated list of a serializer's responses.
+    pub fn page_schema(&mut self, schema: &Schema) -> &mut Self {
+        self.doc.page_schema(schema);
+        self
+    }
+
+    /// Documents a component schema written as JSON.
+    pub fn raw_schema(&mut self, name: &str, schema: serde_json::Value) -> &mut Self {
+        self.doc.raw_schema(name, schema);
+        self
+    }
+
+    /// Merges plain routes that are not part of the documented API.
+    pub fn merge_undocumented(&mut self, router: Router<App>) -> &mut Self {
+        let current = std::mem::take(&mut self.router);
+        self.router = current.merge(router);
+        self
+    }
+
+    /// The routes and the document.
+    pub fn into_parts(self) -> (Router<App>, ApiDoc) {
+        (self.router, self.doc)
+    }
+}
+
+/// Something that mounts documented routes (what a plugin registers for its API).
+#[derive(Clone)]
+pub struct ApiMounter(pub(crate) Arc<dyn Fn(&mut ApiRoutes) + Send + Sync>);
+
+impl ApiMounter {
+    /// Wraps a function adding routes.
+    pub fn new(mount: impl Fn(&mut ApiRoutes) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(mount))
+    }
+
+    /// Adds its routes.
+    pub fn mount(&self, routes: &mut ApiRoutes) {
+        (self.0)(routes)
+    }
+}
+
+impl std::fmt::Debug for ApiMounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiMounter")
+    }
+}
