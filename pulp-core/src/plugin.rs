@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use std::future::Future;
 
-use crate::api::generic::{mount_detail, DetailOps};
+use crate::api::generic::{mount_detail, mount_publication, mount_repository, DetailOps};
 use crate::api::{ApiMounter, ApiRoutes};
 use crate::db::Migration;
 use crate::models::{
@@ -216,12 +216,18 @@ impl Registry {
     pub fn repository<T: RepositoryType>(&mut self) -> &mut Self {
         self.repository_hooks
             .insert(T::PULP_TYPE.to_string(), RepositoryHooks::of::<T>());
-        self.detail::<T>()
+        self.detail::<T>();
+        self.api_mounters
+            .push(ApiMounter::new(mount_repository::<T>));
+        self
     }
 
     /// Declares a publication type.
     pub fn publication<T: Detail<Kind = PublicationKind>>(&mut self) -> &mut Self {
-        self.detail::<T>()
+        self.detail::<T>();
+        self.api_mounters
+            .push(ApiMounter::new(mount_publication::<T>));
+        self
     }
 
     /// Declares a distribution type.

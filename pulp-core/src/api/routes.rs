@@ -53,6 +53,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
     );
     super::tasks::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);
+    super::generic::mount_kind_lists(&mut routes);
     for mounter in app.api_mounters() {
         mounter.mount(&mut routes);
     }

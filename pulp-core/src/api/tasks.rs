@@ -27,6 +27,7 @@ pub(crate) fn mount(routes: &mut super::ApiRoutes) {
     };
     let q = |name: &str, ty: FieldType| Param::query(name, ty, "");
     let mut task_filters = list_params(&["pulp_created"]);
+    let mut names: Vec<(String, FieldType)> = Vec::new();
     for (name, ty) in [
         ("state", FieldType::String),
         ("state__in", FieldType::StringList),
@@ -34,25 +35,35 @@ pub(crate) fn mount(routes: &mut super::ApiRoutes) {
         ("name", FieldType::String),
         ("name__contains", FieldType::String),
         ("name__in", FieldType::StringList),
+        ("name__ne", FieldType::String),
         ("worker", FieldType::String),
-        ("worker__in", FieldType::StringList),
         ("logging_cid", FieldType::String),
         ("logging_cid__contains", FieldType::String),
         ("parent_task", FieldType::String),
+        ("child_tasks", FieldType::String),
         ("task_group", FieldType::String),
         ("reserved_resources", FieldType::String),
         ("reserved_resources__in", FieldType::StringList),
         ("exclusive_resources", FieldType::String),
+        ("exclusive_resources__in", FieldType::StringList),
         ("shared_resources", FieldType::String),
+        ("shared_resources__in", FieldType::StringList),
         ("created_resources", FieldType::String),
         ("pulp_href__in", FieldType::StringList),
         ("pulp_id__in", FieldType::StringList),
-        ("started_at__gte", FieldType::DateTime),
-        ("started_at__lte", FieldType::DateTime),
-        ("finished_at__gte", FieldType::DateTime),
-        ("finished_at__lte", FieldType::DateTime),
+        ("prn__in", FieldType::StringList),
     ] {
-        task_filters.push(q(name, ty));
+        names.push((name.to_string(), ty));
+    }
+    for field in ["started_at", "finished_at", "pulp_created", "unblocked_at"] {
+        for suffix in ["", "__gt", "__gte", "__lt", "__lte"] {
+            names.push((format!("{field}{suffix}"), FieldType::DateTime));
+        }
+        names.push((format!("{field}__isnull"), FieldType::Boolean));
+        names.push((format!("{field}__range"), FieldType::StringList));
+    }
+    for (name, ty) in names {
+        task_filters.push(q(&name, ty));
     }
     routes.raw_schema("PatchedTaskCancel", serde_json::json!({
         "type": "object",
@@ -387,6 +398,17 @@ fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
             .flat_map(|r| [r.clone(), format!("shared:{r}")])
             .collect();
         filter.add_json_contains_any(column, values);
+    }
+    let exclusive = query.list("exclusive_resources__in");
+    if !exclusive.is_empty() {
+        filter.add_json_contains_any(column, exclusive);
+    }
+    let shared = query.list("shared_resources__in");
+    if !shared.is_empty() {
+        filter.add_json_contains_any(
+            column,
+            shared.iter().map(|r| format!("shared:{r}")).collect(),
+        );
     }
     if let Some(href) = query.get("created_resources") {
         filter.add_json_contains_any("created_resources", vec![href.to_string()]);

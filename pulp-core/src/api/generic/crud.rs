@@ -54,6 +54,8 @@ pub struct DetailOps {
     pub update: fn(App, PulpId, Value, bool) -> OpFuture,
     /// Deletes object `id`.
     pub delete: fn(App, PulpId) -> OpFuture,
+    /// The responses of objects `ids` (in that order; missing ones left out).
+    pub render: fn(App, Vec<PulpId>) -> BoxFuture<'static, Result<Vec<Value>, ApiError>>,
 }
 
 impl std::fmt::Debug for DetailOps {
@@ -74,6 +76,12 @@ impl DetailOps {
                 Box::pin(async move {
                     models::delete::<T::Kind>(app.db(), id).await?;
                     Ok(Value::Null)
+                })
+            },
+            render: |app, ids| {
+                Box::pin(async move {
+                    let models = models::get_many::<T>(app.db(), &ids).await?;
+                    render(&app, &models).await
                 })
             },
         }

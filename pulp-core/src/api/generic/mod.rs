@@ -7,9 +7,11 @@ mod body;
 mod content;
 mod crud;
 pub mod kinds;
+mod masters;
 mod mount;
 pub mod refs;
 mod render;
+mod repositories;
 
 pub use body::{body_object, parse_labels, parse_parts, writable_fields};
 pub use content::{version_filter_params, version_filters};
@@ -18,5 +20,10 @@ pub use crud::{
     page_ids, resource, single, task_response, DetailOps, OpFuture, GENERAL_CREATE, GENERAL_DELETE,
     GENERAL_UPDATE,
 };
+pub use masters::mount_kind_lists;
 pub use mount::{mount_detail, names, schema, Names};
 pub use render::{latest_versions, render};
+pub use repositories::{
+    add_and_remove, delete_version_task, mount_publication, mount_repository, repair_version_task,
+    version_response, ADD_AND_REMOVE, DELETE_VERSION, REPAIR_VERSION,
+};

@@ -123,7 +123,7 @@ pub async fn latest_versions(app: &App, ids: &[PulpId]) -> Result<HashMap<PulpId
 
 fn distribution_extras(app: &App, out: &mut [Map<String, Value>]) {
     let settings = app.settings();
-    let origin = settings.content_origin.clone().unwrap_or_default();
+    let origin = settings.effective_content_origin();
     let prefix = settings
         .content_path_prefix
         .trim_end_matches('/')

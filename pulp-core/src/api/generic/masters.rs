@@ -1,0 +1,192 @@
+//! Lists of every type of a kind (`/remotes/`, `/repositories/`, `/content/`, …) and of every
+//! repository version (`/repository_versions/`).
+
+use std::collections::HashMap;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use serde_json::Value;
+
+use super::crud::{common_filters, ordering_columns, page_ids};
+use super::kinds::kind_info;
+use crate::api::list::{ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
+use crate::api::openapi::{
+    common_filter_params, list_params, name_params, FieldType, Operation, Param, Response as Answer,
+};
+use crate::api::routes_doc::ApiRoutes;
+use crate::api::{base_url, select_fields, ApiError, API_ROOT};
+use crate::app::App;
+use crate::db::PulpId;
+
+const KINDS: [(&str, &str, &str); 5] = [
+    ("core_remote", "remotes", "Remotes"),
+    ("core_repository", "repositories", "Repositories"),
+    ("core_publication", "publications", "Publications"),
+    ("core_distribution", "distributions", "Distributions"),
+    ("core_content", "content", "Content"),
+];
+
+async fn list_kind(
+    app: App,
+    table: &'static str,
+    endpoint: &'static str,
+    headers: HeaderMap,
+    raw: Option<String>,
+) -> Result<Response, ApiError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&query)?;
+    let mut filter = SqlWhere::new(app.db().backend());
+    common_filters(&app, &mut filter, &query, table)?;
+    if table == "core_content" {
+        super::content::version_filters(&app, &mut filter, &query).await?;
+    }
+    let order = ordering(
+        &query,
+        &ordering_columns(table),
+        "m.pulp_created, m.pulp_id",
+    )?;
+    let (count, ids) = page_ids(&app, &format!("{table} m"), &filter, &order, paging).await?;
+    let mut types: HashMap<PulpId, String> = HashMap::new();
+    if !ids.is_empty() {
+        let mut f = SqlWhere::new(app.db().backend());
+        f.add_in("pulp_id", ids.iter().copied().map(SqlValue::Id).collect());
+        let sql = format!("SELECT pulp_id, pulp_type FROM {table} {}", f.sql());
+        let rows: Vec<(PulpId, String)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), f.values()).fetch_all(pool).await?
+        });
+        types.extend(rows);
+    }
+    let mut by_type: HashMap<String, Vec<PulpId>> = HashMap::new();
+    for id in &ids {
+        if let Some(t) = types.get(id) {
+            by_type.entry(t.clone()).or_default().push(*id);
+        }
+    }
+    let mut rendered: HashMap<String, Value> = HashMap::new();
+    for (pulp_type, group) in by_type {
+        let Some(ops) = app.detail_ops(table, &pulp_type) else {
+            continue;
+        };
+        for value in (ops.render)(app.clone(), group).await? {
+            if let Some(href) = value.get("pulp_href").and_then(Value::as_str) {
+                rendered.insert(href.to_string(), value.clone());
+            }
+        }
+    }
+    let results: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| {
+            let t = types.get(id)?;
+            let href = super::refs::href_of(&app, table, t, *id)?;
+            let mut value = rendered.remove(&href)?;
+            value["pulp_type"] = Value::String(t.clone());
+            Some(select_fields(value, raw.as_deref()))
+        })
+        .collect();
+    let base = format!("{}{API_ROOT}/{endpoint}/", base_url(&headers));
+    Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
+}
+
+async fn list_versions(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = QueryParams::parse(raw.as_deref());
+    let paging = Paging::from_query(&query)?;
+    let mut filter = SqlWhere::new(app.db().backend());
+    filter.add("v.complete", []);
+    if let Some(raw_number) = query.get("number") {
+        let n: i64 = raw_number
+            .parse()
+            .map_err(|_| ApiError::field("number", "Enter a number."))?;
+        filter.add("v.number = ?", [SqlValue::Int(n)]);
+    }
+    let order = ordering(
+        &query,
+        &[("number", "v.number"), ("pulp_created", "v.pulp_created")],
+        "v.pulp_created DESC, v.number DESC",
+    )?;
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM core_repositoryversion v {}",
+        filter.sql()
+    );
+    let n = filter.len();
+    let sql = format!(
+        "SELECT v.repository_id, v.number, r.pulp_type FROM core_repositoryversion v \
+         JOIN core_repository r ON r.pulp_id = v.repository_id {} {order} LIMIT ${} OFFSET ${}",
+        filter.sql(),
+        n + 1,
+        n + 2
+    );
+    let (count, rows): (i64, Vec<(PulpId, i64, String)>) = crate::on_pool!(app.db(), pool => {
+        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
+        let rows = crate::bind_values!(sqlx::query_as(&sql), filter.values())
+            .bind(paging.limit).bind(paging.offset).fetch_all(pool).await?;
+        (count, rows)
+    });
+    let mut results = Vec::with_capacity(rows.len());
+    for (repository, number, t) in rows {
+        let version = crate::repository::get_version(app.db(), repository, number).await?;
+        let href =
+            super::refs::href_of(&app, "core_repository", &t, repository).unwrap_or_default();
+        results.push(select_fields(
+            super::repositories::version_response(&app, &href, &version),
+            raw.as_deref(),
+        ));
+    }
+    let base = format!("{}{API_ROOT}/repository_versions/", base_url(&headers));
+    Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
+}
+
+/// Mounts the lists of every kind and of repository versions.
+pub fn mount_kind_lists(routes: &mut ApiRoutes) {
+    for (table, endpoint, title) in KINDS {
+        let path = format!("{API_ROOT}/{endpoint}/");
+        let mut params = list_params(&["pulp_created"]);
+        if kind_info(table).named {
+            params.extend(name_params());
+        }
+        params.extend(common_filter_params());
+        params.push(Param::query(
+            "pulp_type__in",
+            FieldType::StringList,
+            "Pulp type is in",
+        ));
+        if table == "core_content" {
+            params.extend(super::content::version_filter_params());
+        }
+        let handler = move |State(app): State<App>, headers: HeaderMap, RawQuery(raw): RawQuery| async move {
+            list_kind(app, table, endpoint, headers, raw).await
+        };
+        routes.route(
+            &path,
+            get(handler),
+            [
+                Operation::new("get", &path, &format!("{endpoint}_list"), title)
+                    .summary(&format!("List {}", endpoint.replace('_', " ")))
+                    .params(params)
+                    .response(200, Answer::Json),
+            ],
+        );
+    }
+    let path = format!("{API_ROOT}/repository_versions/");
+    let mut params = list_params(&["number"]);
+    params.push(Param::query("number", FieldType::Integer, ""));
+    routes.route(
+        &path,
+        get(list_versions),
+        [Operation::new(
+            "get",
+            &path,
+            "repository_versions_list",
+            "Repository_Versions",
+        )
+        .summary("List repository versions")
+        .params(params)
+        .response(200, Answer::Json)],
+    );
+}

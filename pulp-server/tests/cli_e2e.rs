@@ -1,0 +1,469 @@
+//! The real `pulp` command (pulp-cli from PyPI) against the real `pulp-server serve`, on
+//! SQLite and on PostgreSQL: the file workflow of `shared/reference/PULP-API.md`.
+//!
+//! The `pulp` executable comes from `PULP_TEST_PULP_CLI` (`.ci/run` installs pulp-cli 0.41 in
+//! a virtualenv and sets it); without it the test is skipped, except under CI.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pulp_core::testing::{required_service, TestDatabase};
+use serde_json::Value;
+use sha2::Digest;
+use support::{binary_in, free_port};
+
+const PASSWORD: &str = "e2e-password";
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Server {
+    _process: Running,
+    api: String,
+    content: String,
+}
+
+fn start_server(t: &TestDatabase) -> Server {
+    let (api_port, content_port) = (free_port(), free_port());
+    let mut command = binary_in(t.dir.path());
+    command
+        .env("PULP_DATABASE_URL", &t.url)
+        .env("PULP_ADMIN_PASSWORD", PASSWORD)
+        .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
+        .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let process = Running(command.spawn().expect("start pulp-server serve"));
+    let api = format!("http://127.0.0.1:{api_port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = reqwest::blocking::get(format!("{api}/pulp/api/v3/status/"))
+            .map(|r| r.status().is_success())
+            .unwrap_or(false);
+        if up {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pulp-server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        _process: process,
+        api,
+        content: format!("http://127.0.0.1:{content_port}"),
+    }
+}
+
+/// Files served over loopback by a real HTTP server (Python's), with their `PULP_MANIFEST`.
+struct Fixture {
+    _server: Running,
+    _dir: tempfile::TempDir,
+    manifest_url: String,
+    files: Vec<(String, String)>,
+}
+
+fn fixture(count: usize) -> Fixture {
+    let dir = pulp_core::testing::scratch_dir();
+    let mut manifest = String::new();
+    let mut files = Vec::new();
+    for i in 0..count {
+        let relative = format!("dir{}/file-{i}.txt", i % 3);
+        let body = format!("content of file {i}\n").repeat(i + 1);
+        let path = dir.path().join(&relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &body).expect("write");
+        let sha = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+        manifest.push_str(&format!("{relative},{sha},{}\n", body.len()));
+        files.push((relative, sha));
+    }
+    std::fs::write(dir.path().join("PULP_MANIFEST"), manifest).expect("manifest");
+    let port = free_port();
+    let server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let url = format!("http://127.0.0.1:{port}/PULP_MANIFEST");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(&url)
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "fixture server did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Fixture {
+        _server: Running(server),
+        _dir: dir,
+        manifest_url: url,
+        files,
+    }
+}
+
+/// Runs `pulp` against a server, with its own config/cache directory.
+struct Cli {
+    program: PathBuf,
+    home: tempfile::TempDir,
+    api: String,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> Result<String, String> {
+        let output = Command::new(&self.program)
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .args([
+                "--base-url",
+                &self.api,
+                "--username",
+                "admin",
+                "--password",
+                PASSWORD,
+            ])
+            .args(["--format", "json"])
+            .args(args)
+            .output()
+            .expect("run pulp");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        if output.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!(
+                "pulp {args:?} failed: {}{}",
+                stdout,
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
+    /// Runs a command that must succeed, returning its JSON output (`null` for none).
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args).unwrap_or_else(|e| panic!("{e}"));
+        let trimmed = out.trim();
+        if trimmed.is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(trimmed)
+            .unwrap_or_else(|e| panic!("pulp {args:?}: not JSON ({e}): {out}"))
+    }
+}
+
+fn pulp_cli() -> Option<PathBuf> {
+    required_service("PULP_TEST_PULP_CLI", "the real pulp-cli").map(PathBuf::from)
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string '{key}' in {v}"))
+}
+
+fn workflow(program: &Path, t: &TestDatabase) {
+    let server = start_server(t);
+    let files = fixture(5);
+    let cli = Cli {
+        program: program.to_path_buf(),
+        home: pulp_core::testing::scratch_dir(),
+        api: server.api.clone(),
+    };
+
+    // pulp status
+    let status = cli.json(&["status"]);
+    assert!(
+        status["versions"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|c| c["component"] == "file")),
+        "{status}"
+    );
+
+    // remote and repository
+    let remote = cli.json(&[
+        "file",
+        "remote",
+        "create",
+        "--name",
+        "r",
+        "--url",
+        &files.manifest_url,
+    ]);
+    assert!(s(&remote, "pulp_href").starts_with("/pulp/api/v3/remotes/file/file/"));
+    let repo = cli.json(&[
+        "file",
+        "repository",
+        "create",
+        "--name",
+        "repo",
+        "--remote",
+        "r",
+        "--retain-repo-versions",
+        "5",
+    ]);
+    assert_eq!(repo["remote"], remote["pulp_href"]);
+    assert_eq!(repo["retain_repo_versions"], 5);
+    let listed = cli.json(&["repository", "list", "--name-contains", "rep"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+
+    // a bad request is a clear error, not a crash
+    let err = cli
+        .run(&["file", "repository", "create", "--name", "repo"])
+        .expect_err("duplicate name must fail");
+    assert!(err.contains("unique"), "{err}");
+
+    // sync → version 1 with every file
+    cli.json(&["file", "repository", "sync", "--repository", "repo"]);
+    let version = cli.json(&[
+        "file",
+        "repository",
+        "version",
+        "show",
+        "--repository",
+        "repo",
+        "--version",
+        "1",
+    ]);
+    assert_eq!(
+        version["content_summary"]["present"]["file.file"]["count"],
+        files.files.len(),
+        "{version}"
+    );
+    let versions = cli.json(&[
+        "file",
+        "repository",
+        "version",
+        "list",
+        "--repository",
+        "repo",
+    ]);
+    assert_eq!(versions.as_array().map(Vec::len), Some(2));
+    let content = cli.json(&[
+        "file",
+        "repository",
+        "content",
+        "list",
+        "--repository",
+        "repo",
+    ]);
+    assert_eq!(content.as_array().map(Vec::len), Some(files.files.len()));
+
+    // upload a file as content into the repository
+    let local = t.dir.path().join("upload.txt");
+    std::fs::write(&local, b"uploaded through pulp-cli\n").expect("write");
+    let uploaded_sha = hex::encode(sha2::Sha256::digest(b"uploaded through pulp-cli\n"));
+    cli.json(&[
+        "file",
+        "content",
+        "upload",
+        "--file",
+        local.to_str().expect("path"),
+        "--relative-path",
+        "up/loaded.txt",
+        "--repository",
+        "repo",
+    ]);
+    let found = cli.json(&["file", "content", "list", "--sha256", &uploaded_sha]);
+    assert_eq!(found[0]["relative_path"], "up/loaded.txt", "{found}");
+
+    // artifact upload, then content from it, then add / remove
+    let other = t.dir.path().join("other.txt");
+    std::fs::write(&other, b"another file\n").expect("write");
+    let other_sha = hex::encode(sha2::Sha256::digest(b"another file\n"));
+    let artifact = cli.json(&[
+        "artifact",
+        "upload",
+        "--file",
+        other.to_str().expect("path"),
+    ]);
+    assert_eq!(artifact["sha256"], other_sha.as_str());
+    cli.json(&[
+        "file",
+        "content",
+        "create",
+        "--sha256",
+        &other_sha,
+        "--relative-path",
+        "other.txt",
+    ]);
+    cli.json(&[
+        "file",
+        "repository",
+        "content",
+        "add",
+        "--repository",
+        "repo",
+        "--sha256",
+        &other_sha,
+        "--relative-path",
+        "other.txt",
+    ]);
+    let (first_path, first_sha) = &files.files[0];
+    cli.json(&[
+        "file",
+        "repository",
+        "content",
+        "remove",
+        "--repository",
+        "repo",
+        "--sha256",
+        first_sha,
+        "--relative-path",
+        first_path,
+    ]);
+    let latest = cli.json(&["file", "repository", "show", "--repository", "repo"]);
+    let latest_version = s(&latest, "latest_version_href").to_string();
+    assert!(latest_version.ends_with("/versions/4/"), "{latest}");
+    let present = cli.json(&[
+        "file",
+        "repository",
+        "content",
+        "list",
+        "--repository",
+        "repo",
+    ]);
+    assert_eq!(
+        present.as_array().map(Vec::len),
+        Some(files.files.len() + 1)
+    );
+
+    // publish and distribute; the content app serves the files
+    let publication = cli.json(&["file", "publication", "create", "--repository", "repo"]);
+    let publication_href = s(&publication, "pulp_href").to_string();
+    let distribution = cli.json(&[
+        "file",
+        "distribution",
+        "create",
+        "--name",
+        "d",
+        "--base-path",
+        "d",
+        "--publication",
+        &publication_href,
+    ]);
+    assert_eq!(distribution["publication"], publication_href.as_str());
+    let (path, sha) = &files.files[1];
+    let body = reqwest::blocking::get(format!("{}/pulp/content/d/{path}", server.content))
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.bytes())
+        .expect("download from the content app");
+    assert_eq!(hex::encode(sha2::Sha256::digest(&body)), *sha);
+    let manifest =
+        reqwest::blocking::get(format!("{}/pulp/content/d/PULP_MANIFEST", server.content))
+            .and_then(|r| r.text())
+            .expect("manifest");
+    assert!(manifest.contains("up/loaded.txt"), "{manifest}");
+
+    // versions: repair and destroy
+    cli.json(&[
+        "file",
+        "repository",
+        "version",
+        "repair",
+        "--repository",
+        "repo",
+        "--version",
+        "1",
+    ]);
+    cli.json(&[
+        "file",
+        "repository",
+        "version",
+        "destroy",
+        "--repository",
+        "repo",
+        "--version",
+        "2",
+    ]);
+    let versions = cli.json(&[
+        "file",
+        "repository",
+        "version",
+        "list",
+        "--repository",
+        "repo",
+    ]);
+    assert!(
+        versions
+            .as_array()
+            .is_some_and(|v| v.iter().all(|x| x["number"] != 2)),
+        "{versions}"
+    );
+
+    // tasks and workers
+    let tasks = cli.json(&["task", "list", "--state", "completed"]);
+    let task = tasks
+        .as_array()
+        .and_then(|t| t.first())
+        .cloned()
+        .expect("a completed task");
+    let shown = cli.json(&["task", "show", "--href", s(&task, "pulp_href")]);
+    assert_eq!(shown["state"], "completed");
+    let workers = cli.json(&["worker", "list"]);
+    assert!(workers.as_array().is_some_and(|w| !w.is_empty()));
+
+    // orphans: an artifact nothing uses goes, the ones in use stay
+    let stray = t.dir.path().join("stray.txt");
+    std::fs::write(&stray, b"nobody uses me\n").expect("write");
+    let stray_sha = hex::encode(sha2::Sha256::digest(b"nobody uses me\n"));
+    cli.json(&[
+        "artifact",
+        "upload",
+        "--file",
+        stray.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        cli.json(&["artifact", "list", "--sha256", &stray_sha])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    cli.json(&["orphan", "cleanup", "--protection-time", "0"]);
+    assert_eq!(
+        cli.json(&["artifact", "list", "--sha256", &stray_sha])
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        cli.json(&["artifact", "list", "--sha256", &other_sha])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn the_file_workflow_through_pulp_cli_on_sqlite() {
+    let Some(program) = pulp_cli() else { return };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let t = runtime.block_on(TestDatabase::sqlite());
+    workflow(&program, &t);
+}
+
+#[test]
+fn the_file_workflow_through_pulp_cli_on_postgres() {
+    let Some(program) = pulp_cli() else { return };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(t) = runtime.block_on(TestDatabase::postgres()) else {
+        return;
+    };
+    workflow(&program, &t);
+    runtime.block_on(t.cleanup());
+}
