@@ -20,18 +20,13 @@ pub const API_ROOT: &str = "/pulp/api/v3";
 
 /// Registers the tasks the REST layer dispatches (`general_create`, …).
 pub fn register_tasks(tasks: &mut TaskFunctions) {
-    tasks.register(
-        super::generic::GENERAL_CREATE,
-        super::generic::general_create,
-    );
-    tasks.register(
-        super::generic::GENERAL_UPDATE,
-        super::generic::general_update,
-    );
-    tasks.register(
-        super::generic::GENERAL_DELETE,
-        super::generic::general_delete,
-    );
+    use super::generic as g;
+    tasks.register(g::GENERAL_CREATE, g::general_create);
+    tasks.register(g::GENERAL_UPDATE, g::general_update);
+    tasks.register(g::GENERAL_DELETE, g::general_delete);
+    tasks.register(g::ADD_AND_REMOVE, g::add_and_remove);
+    tasks.register(g::DELETE_VERSION, g::delete_version_task);
+    tasks.register(g::REPAIR_VERSION, g::repair_version_task);
 }
 
 /// Every documented route: core's and the plugins'.
@@ -68,7 +63,9 @@ pub fn api_router(app: App) -> Router {
         .route(&format!("{API_ROOT}/docs/api.json"), get(api_json))
         .route(&format!("{API_ROOT}/docs/"), get(docs_page))
         .layer(Extension(doc));
+    let limit = app.settings().api_max_body_size;
     router
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
         // Only matched routes are authenticated: unknown paths answer 404 to anyone.
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -76,7 +73,33 @@ pub fn api_router(app: App) -> Router {
         ))
         .merge(docs)
         .fallback(not_found)
+        .layer(axum::middleware::map_response(pulp_shaped_rejections))
         .with_state(app)
+}
+
+/// Answers axum's own rejections (a body over the limit, a wrong content type) in Pulp's
+/// `{"detail": …}` shape instead of plain text.
+async fn pulp_shaped_rejections(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let detail = match status {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.".to_string(),
+        axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "Unsupported media type in request.".to_string()
+        }
+        other => other
+            .canonical_reason()
+            .unwrap_or("The request failed.")
+            .to_string(),
+    };
+    (status, Json(serde_json::json!({ "detail": detail }))).into_response()
 }
 
 async fn status(

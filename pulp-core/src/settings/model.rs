@@ -50,6 +50,9 @@ pub struct Settings {
     pub worker_ttl: u64,
     /// Password given to the `admin` user when the server first starts; unset means a random one, printed once.
     pub admin_password: Option<String>,
+    /// Largest request body the REST API reads, in bytes (larger ones get 413); routes that
+    /// take file uploads have their own limit.
+    pub api_max_body_size: usize,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -71,6 +74,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             worker_ttl: 30,
             admin_password: None,
+            api_max_body_size: 4 * 1024 * 1024,
             extra: BTreeMap::new(),
         }
     }
