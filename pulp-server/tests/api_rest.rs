@@ -177,6 +177,12 @@ pulp_core::db_tests! {
         let (status, body) = api.post(REPOSITORIES, json!({"name": "other", "manifest": "../escape"})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body["manifest"].is_array(), "{body}");
+        let (status, body) = api.post(REPOSITORIES, json!({"name": "nul\u{0}name"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = api.call(Method::GET, &format!("{REMOTES}?name=a%00b"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "NUL in a query is refused: {body}");
+        let (status, body) = api.call(Method::GET, &format!("{REMOTES}?offset=9223372036854775707&limit=100"), None).await;
+        assert_eq!(status, StatusCode::OK, "a huge offset is an empty page: {body}");
         // nothing half-made: one repository exists
         assert_eq!(api.get(REPOSITORIES).await["count"], 1);
         let (status, body) = api.call(Method::GET, &format!("{REPOSITORIES}not-a-uuid/"), None).await;

@@ -7,62 +7,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pulp_core::testing::{required_service, TestDatabase};
 use serde_json::Value;
 use sha2::Digest;
-use support::{binary_in, free_port};
+use support::free_port;
 
-const PASSWORD: &str = "e2e-password";
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Server {
-    _process: Running,
-    api: String,
-    content: String,
-}
-
-fn start_server(t: &TestDatabase) -> Server {
-    let (api_port, content_port) = (free_port(), free_port());
-    let mut command = binary_in(t.dir.path());
-    command
-        .env("PULP_DATABASE_URL", &t.url)
-        .env("PULP_ADMIN_PASSWORD", PASSWORD)
-        .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
-        .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let process = Running(command.spawn().expect("start pulp-server serve"));
-    let api = format!("http://127.0.0.1:{api_port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let up = reqwest::blocking::get(format!("{api}/pulp/api/v3/status/"))
-            .map(|r| r.status().is_success())
-            .unwrap_or(false);
-        if up {
-            break;
-        }
-        assert!(Instant::now() < deadline, "pulp-server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Server {
-        _process: process,
-        api,
-        content: format!("http://127.0.0.1:{content_port}"),
-    }
-}
+use support::{start_server, Running, PASSWORD};
 
 /// Files served over loopback by a real HTTP server (Python's), with their `PULP_MANIFEST`.
 struct Fixture {

@@ -265,9 +265,10 @@ impl<T: Serialize> Page<T> {
                 .finish();
             format!("{base}?{encoded}")
         };
-        let next =
-            (paging.offset + paging.limit < count).then(|| link(paging.offset + paging.limit));
-        let previous = (paging.offset > 0).then(|| link((paging.offset - paging.limit).max(0)));
+        let next = (paging.offset.saturating_add(paging.limit) < count)
+            .then(|| link(paging.offset + paging.limit));
+        let previous = (paging.offset > 0)
+            .then(|| link(paging.offset.min(count).saturating_sub(paging.limit).max(0)));
         Page {
             count,
             next,

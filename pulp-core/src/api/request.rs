@@ -8,6 +8,11 @@ use super::ApiError;
 /// Deserializes a JSON body; problems become Pulp's 400 answers: an unknown field or a
 /// missing one is a field error naming it, other type errors name the field when serde can.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::BadRequest(
+            "Null characters are not allowed.".into(),
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => Ok(value),

@@ -74,7 +74,45 @@ pub fn api_router(app: App) -> Router {
         .merge(docs)
         .fallback(not_found)
         .layer(axum::middleware::map_response(pulp_shaped_rejections))
+        .layer(axum::middleware::from_fn(no_null_characters))
+        .layer(axum::middleware::from_fn(panics_are_internal_errors))
         .with_state(app)
+}
+
+/// Refuses query strings holding NUL characters (no database can store them), as Django does.
+async fn no_null_characters(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let has_nul = request.uri().query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    });
+    if has_nul {
+        return ApiError::BadRequest("Null characters are not allowed.".into()).into_response();
+    }
+    next.run(request).await
+}
+
+/// A handler that panics answers 500 (logged) instead of dropping the connection.
+async fn panics_are_internal_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a handler panicked".into());
+            ApiError::Internal(message).into_response()
+        }
+    }
 }
 
 /// Answers axum's own rejections (a body over the limit, a wrong content type) in Pulp's

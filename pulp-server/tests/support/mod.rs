@@ -141,3 +141,55 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The admin password of [`start_server`].
+pub const PASSWORD: &str = "e2e-password";
+
+/// A child process killed when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `pulp-server serve` on free ports with the admin password [`PASSWORD`].
+pub struct Serving {
+    pub process: Running,
+    pub api: String,
+    pub content: String,
+}
+
+/// Starts `pulp-server serve` on the test database and waits until its API answers.
+pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
+    let (api_port, content_port) = (free_port(), free_port());
+    let mut command = binary_in(t.dir.path());
+    command
+        .env("PULP_DATABASE_URL", &t.url)
+        .env("PULP_ADMIN_PASSWORD", PASSWORD)
+        .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
+        .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let process = Running(command.spawn().expect("start pulp-server serve"));
+    let api = format!("http://127.0.0.1:{api_port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = reqwest::blocking::get(format!("{api}/pulp/api/v3/status/"))
+            .map(|r| r.status().is_success())
+            .unwrap_or(false);
+        if up {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pulp-server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Serving {
+        process,
+        api,
+        content: format!("http://127.0.0.1:{content_port}"),
+    }
+}
