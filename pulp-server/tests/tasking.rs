@@ -286,3 +286,144 @@ async fn a_killed_worker_on_postgres() {
     a_killed_worker_fails_its_task_and_frees_its_resources(&t).await;
     t.cleanup().await;
 }
+
+/// A `modify` task whose worker is killed inside its version scope: no version appears, no
+/// membership row is left, and the repository takes new versions afterwards.
+async fn a_killed_worker_leaves_no_half_made_version(t: &TestDatabase, units: usize) {
+    use pulp_core::models::{self, Labels, RepositoryFields};
+    use pulp_file::{FileContent, FileRepository};
+    let ttl = 2;
+    let app = App::builder(SettingsSources::defaults_only())
+        .plugin(pulp_file::FilePlugin)
+        .build_with(t.settings())
+        .await
+        .expect("build app");
+    app.migrate().await.expect("migrate");
+    let repository = models::create::<FileRepository>(
+        app.db(),
+        Labels::new(),
+        RepositoryFields::new("victim"),
+        FileRepository::default(),
+    )
+    .await
+    .expect("repository");
+    let saved = models::save_content(
+        app.db(),
+        (0..units)
+            .map(|i| FileContent {
+                relative_path: format!("f/{i}"),
+                digest: format!("{i:064x}"),
+            })
+            .collect(),
+    )
+    .await
+    .expect("content");
+    let ids: Vec<_> = saved.iter().map(|m| m.pulp_id()).collect();
+    let href = repository.pulp_href();
+    // On PostgreSQL, hold a lock that stops the task at its first membership insert, so the
+    // kill lands inside the scope for sure; on SQLite the size of the change does it.
+    let mut blocker = None;
+    if let pulp_core::db::Database::Postgres(pool) = app.db() {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("LOCK TABLE core_repositorycontent IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .expect("lock");
+        blocker = Some(tx);
+    }
+    let victim = WorkerProcess::start(t, ttl);
+    let task = dispatch(
+        &app,
+        DispatchRequest::new(pulp_core::api::generic::ADD_AND_REMOVE)
+            .args(json!({ "repository_pk": repository.pulp_id(), "add_content_units": ids }))
+            .exclusive([href.clone()]),
+    )
+    .await
+    .expect("dispatch");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while task.refresh(app.db()).await.expect("refresh").state != TaskState::Running {
+        assert!(Instant::now() < deadline, "the task never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    victim.signal("-KILL");
+    drop(victim);
+    if let Some(tx) = blocker {
+        tx.rollback().await.expect("release the lock");
+    }
+    let _reaper = WorkerProcess::start(t, ttl);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ended = loop {
+        let current = task.refresh(app.db()).await.expect("refresh");
+        if current.state.is_final() {
+            break current;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed task was never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        ended.state,
+        TaskState::Failed,
+        "the task must die inside its scope (it finished first: raise the unit count)"
+    );
+    let (incomplete, rows, next): (i64, i64, i64) = pulp_core::on_pool!(app.db(), pool => {
+        let incomplete = sqlx::query_scalar("SELECT COUNT(*) FROM core_repositoryversion WHERE NOT complete")
+            .fetch_one(pool).await.expect("count");
+        let rows = sqlx::query_scalar("SELECT COUNT(*) FROM core_repositorycontent")
+            .fetch_one(pool).await.expect("count");
+        let next = sqlx::query_scalar("SELECT next_version FROM core_repository WHERE pulp_id = $1")
+            .bind(repository.pulp_id()).fetch_one(pool).await.expect("next");
+        (incomplete, rows, next)
+    });
+    assert_eq!(
+        (incomplete, rows, next),
+        (0, 0, 1),
+        "nothing of the killed version remains"
+    );
+    let latest = pulp_core::repository::latest_version(app.db(), repository.pulp_id())
+        .await
+        .expect("latest");
+    assert_eq!(latest.number, 0);
+    let again = dispatch(
+        &app,
+        DispatchRequest::new(pulp_core::api::generic::ADD_AND_REMOVE)
+            .args(json!({ "repository_pk": repository.pulp_id(), "add_content_units": &ids[..3] }))
+            .exclusive([href]),
+    )
+    .await
+    .expect("dispatch");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !again
+        .refresh(app.db())
+        .await
+        .expect("refresh")
+        .state
+        .is_final()
+    {
+        assert!(Instant::now() < deadline, "the next modify never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let latest = pulp_core::repository::latest_version(app.db(), repository.pulp_id())
+        .await
+        .expect("latest");
+    assert_eq!((latest.number, latest.counts.total()), (1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_leaves_no_half_made_version_on_sqlite() {
+    let t = TestDatabase::sqlite().await;
+    a_killed_worker_leaves_no_half_made_version(&t, 150_000).await;
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_leaves_no_half_made_version_on_postgres() {
+    let Some(t) = TestDatabase::postgres().await else {
+        return;
+    };
+    a_killed_worker_leaves_no_half_made_version(&t, 1_000).await;
+    t.cleanup().await;
+}
