@@ -1,0 +1,154 @@
+//! REST API figures (issue 6), on SQLite and, when `PULP_TEST_POSTGRES_URL` is set, PostgreSQL:
+//! - the latency of listing 100 file units (first page and a deep page) of a 100,000-unit
+//!   content table, over HTTP on loopback (median and 95th percentile of 300 requests);
+//! - requests per second of `GET /status/` and of that list, measured with `wrk -t2 -c16 -d5s`
+//!   (when `wrk` is installed).
+//!
+//! Run: `cargo bench -p pulp-benches --bench api` (a smoke run with `cargo test --benches`
+//! uses 1,000 units and skips wrk).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pulp_core::settings::SettingsSources;
+use pulp_core::testing::TestDatabase;
+use pulp_core::App;
+use pulp_file::FileContent;
+
+fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+const AUTH: &str = "Basic YWRtaW46cGFzc3dvcmQ="; // admin:password
+
+async fn serve(db: &TestDatabase, units: usize) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = App::builder(SettingsSources::defaults_only())
+        .plugin(pulp_file::FilePlugin)
+        .build_with(db.settings())
+        .await
+        .expect("build app");
+    app.migrate().await.expect("migrate");
+    pulp_core::auth::Users::new(app.db())
+        .set_password("admin", "password", true)
+        .await
+        .expect("admin");
+    let mut next = 0;
+    while next < units {
+        let end = (next + 10_000).min(units);
+        let batch: Vec<FileContent> = (next..end)
+            .map(|i| FileContent {
+                relative_path: format!("dir{}/file-{i}.bin", i % 100),
+                digest: format!("{i:064x}"),
+            })
+            .collect();
+        pulp_core::models::save_content(app.db(), batch)
+            .await
+            .expect("seed content");
+        next = end;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = pulp_core::api::api_router(app);
+    tokio::spawn(async move {
+        let _ = pulp_core::api::serve(listener, router, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    (base, tx)
+}
+
+async fn latencies(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let response = client
+            .get(url)
+            .header("authorization", AUTH)
+            .send()
+            .await
+            .expect("send");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        let body = response.bytes().await.expect("body");
+        assert!(!body.is_empty());
+        times.push(start.elapsed());
+    }
+    times.sort();
+    (times[n / 2], times[n * 95 / 100])
+}
+
+fn wrk(url: &str) -> Option<String> {
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c16",
+            "-d5s",
+            "-H",
+            &format!("Authorization: {AUTH}"),
+            url,
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    text.lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .map(|l| l.trim_start_matches("Requests/sec:").trim().to_string())
+}
+
+async fn run(name: &str, db: TestDatabase, units: usize) {
+    let seeding = Instant::now();
+    let (base, _stop) = serve(&db, units).await;
+    eprintln!("{name}: seeded {units} units in {:.1?}", seeding.elapsed());
+    let client = reqwest::Client::new();
+    let first = format!("{base}/pulp/api/v3/content/file/files/?limit=100");
+    let deep = format!(
+        "{base}/pulp/api/v3/content/file/files/?limit=100&offset={}",
+        units / 2
+    );
+    let filtered =
+        format!("{base}/pulp/api/v3/content/file/files/?limit=100&relative_path__contains=dir7/");
+    let samples = if measuring() { 300 } else { 20 };
+    for (label, url) in [
+        ("first page", &first),
+        ("middle page", &deep),
+        ("filtered page", &filtered),
+    ] {
+        let (median, p95) = latencies(&client, url, samples).await;
+        println!("{name}: list 100 of {units} units ({label}): median {median:.2?}, p95 {p95:.2?}");
+    }
+    if measuring() {
+        for (label, url) in [
+            ("GET /status/", format!("{base}/pulp/api/v3/status/")),
+            ("GET list of 100", first.clone()),
+        ] {
+            match wrk(&url) {
+                Some(rps) => println!("{name}: {label}: {rps} requests/s (wrk -t2 -c16 -d5s)"),
+                None => println!("{name}: {label}: wrk not available"),
+            }
+        }
+    }
+    drop(_stop);
+    db.cleanup().await;
+}
+
+fn main() {
+    let units = if measuring() { 100_000 } else { 1_000 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        run("sqlite", TestDatabase::sqlite().await, units).await;
+        if let Some(db) = TestDatabase::postgres().await {
+            run("postgres", db, units).await;
+        }
+    });
+}
