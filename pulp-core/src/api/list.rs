@@ -49,6 +49,15 @@ impl QueryParams {
             .collect()
     }
 
+    /// Whether a parameter named `name` or `name__<lookup>` is present.
+    pub fn has_prefix(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| {
+            k == name
+                || k.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with("__"))
+        })
+    }
+
     /// The raw query without `limit`/`offset`, for building page links.
     fn without_paging(&self) -> Vec<(String, String)> {
         self.0

@@ -175,7 +175,16 @@ pub async fn list<T: Detail>(
         &ordering_columns(table),
         "m.pulp_created, m.pulp_id",
     )?;
-    let from = format!("{table} m JOIN {} d ON d.pulp_id = m.pulp_id", T::TABLE);
+    // The detail table is joined only when a filter or the ordering reads it.
+    let needs_detail = T::API_FILTERS
+        .iter()
+        .any(|(param, _)| query.has_prefix(param))
+        || order.contains("d.");
+    let from = if needs_detail {
+        format!("{table} m JOIN {} d ON d.pulp_id = m.pulp_id", T::TABLE)
+    } else {
+        format!("{table} m")
+    };
     let (count, ids) = page_ids(&app, &from, &filter, &order, paging).await?;
     let models = models::get_many::<T>(app.db(), &ids).await?;
     let rendered = render(&app, &models).await?;
