@@ -32,6 +32,7 @@ pub fn register_tasks(tasks: &mut TaskFunctions) {
         super::generic::GENERAL_DELETE,
         super::generic::general_delete,
     );
+    super::transfer::register_tasks(tasks);
 }
 
 /// Every documented route: core's and the plugins'.
@@ -52,6 +53,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
         .anonymous()],
     );
     super::tasks::mount(&mut routes);
+    super::transfer::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);
     for mounter in app.api_mounters() {
         mounter.mount(&mut routes);

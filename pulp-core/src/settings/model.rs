@@ -50,6 +50,12 @@ pub struct Settings {
     pub worker_ttl: u64,
     /// Password given to the `admin` user when the server first starts; unset means a random one, printed once.
     pub admin_password: Option<String>,
+    /// Largest request body accepted by the upload endpoints (artifacts, upload chunks,
+    /// content files), in bytes; larger requests are answered 413. Unset means no limit.
+    pub upload_max_size: Option<u64>,
+    /// Minutes content and artifacts stay protected from orphan cleanup after they were
+    /// created (Pulp's `ORPHAN_PROTECTION_TIME`).
+    pub orphan_protection_time: u64,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -71,6 +77,8 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             worker_ttl: 30,
             admin_password: None,
+            upload_max_size: None,
+            orphan_protection_time: 1440,
             extra: BTreeMap::new(),
         }
     }
