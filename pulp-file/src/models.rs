@@ -47,6 +47,15 @@ impl Detail for FileContent {
     const COLUMNS: &'static [Column] = &[Column::text("relative_path"), Column::text("digest")];
     const PRN_MODEL: &'static str = "file.filecontent";
     const ENDPOINT: &'static str = "file/files";
+    const API_FILTERS: &'static [(&'static str, &'static str)] =
+        &[("relative_path", "relative_path"), ("sha256", "digest")];
+
+    /// Pulp shows the digest as `sha256`.
+    fn api_response(response: &mut serde_json::Map<String, serde_json::Value>) {
+        if let Some(digest) = response.remove("digest") {
+            response.insert("sha256".into(), digest);
+        }
+    }
 }
 
 impl ContentDetail for FileContent {
