@@ -249,11 +249,7 @@ impl App {
         &self,
         pulp_type: &str,
     ) -> Option<crate::api::content_upload::ContentUploadOps> {
-        self.inner
-            .registry
-            .content_uploads
-            .get(pulp_type)
-            .copied()
+        self.inner.registry.content_uploads.get(pulp_type).copied()
     }
 
     /// What plugins (and core) mount into the REST API.

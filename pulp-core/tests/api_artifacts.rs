@@ -81,21 +81,30 @@ impl Api {
     }
 
     async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.client.post(self.url(path)).json(&body)).await
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
     }
 
     async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(self.client.delete(self.url(path))).await
     }
 
-    async fn upload_artifact(&self, bytes: &[u8], fields: &[(&str, String)]) -> (StatusCode, Value) {
+    async fn upload_artifact(
+        &self,
+        bytes: &[u8],
+        fields: &[(&str, String)],
+    ) -> (StatusCode, Value) {
         let mut form = Form::new();
         for (name, value) in fields {
             form = form.text(name.to_string(), value.clone());
         }
         form = form.part("file", Part::bytes(bytes.to_vec()).file_name("blob"));
-        self.send(self.client.post(self.url("/pulp/api/v3/artifacts/")).multipart(form))
-            .await
+        self.send(
+            self.client
+                .post(self.url("/pulp/api/v3/artifacts/"))
+                .multipart(form),
+        )
+        .await
     }
 
     async fn put_chunk(

@@ -77,10 +77,16 @@ impl Api {
     }
 
     async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.client.post(self.url(path)).json(&body)).await
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
     }
 
-    async fn post_form(&self, path: &str, fields: &[(&str, &str)], file: Option<&[u8]>) -> (StatusCode, Value) {
+    async fn post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<&[u8]>,
+    ) -> (StatusCode, Value) {
         let mut form = Form::new();
         for (name, value) in fields {
             form = form.text(name.to_string(), value.to_string());
@@ -88,7 +94,8 @@ impl Api {
         if let Some(bytes) = file {
             form = form.part("file", Part::bytes(bytes.to_vec()).file_name("f"));
         }
-        self.send(self.client.post(self.url(path)).multipart(form)).await
+        self.send(self.client.post(self.url(path)).multipart(form))
+            .await
     }
 
     /// Runs the queued tasks; the finished task `body["task"]`.
@@ -106,7 +113,9 @@ impl Api {
     }
 
     async fn artifact(&self, bytes: &[u8]) -> String {
-        let (status, body) = self.post_form("/pulp/api/v3/artifacts/", &[], Some(bytes)).await;
+        let (status, body) = self
+            .post_form("/pulp/api/v3/artifacts/", &[], Some(bytes))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["pulp_href"].as_str().expect("href").to_string()
     }

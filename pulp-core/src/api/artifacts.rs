@@ -107,9 +107,7 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
     ]);
     routes.route(
         &collection,
-        get(list)
-            .post(create)
-            .layer(DefaultBodyLimit::disable()),
+        get(list).post(create).layer(DefaultBodyLimit::disable()),
         [
             Operation::new("get", &collection, "artifacts_list", "Artifacts")
                 .summary("List artifacts")
@@ -307,8 +305,7 @@ async fn create(
             fields.insert(name, part_text(field).await?);
         }
     }
-    let received =
-        received.ok_or_else(|| ApiError::field("file", "No file was submitted."))?;
+    let received = received.ok_or_else(|| ApiError::field("file", "No file was submitted."))?;
     let expected = expectations(fields)?;
     if let Some(size) = expected.size {
         if size != received.size() {

@@ -257,7 +257,11 @@ async fn prepare<T: SingleArtifactContent>(
     }
     let relative_path = take_text(&mut fields, "relative_path")?;
     match &relative_path {
-        None => push(&mut errors, "relative_path", "This field is required.".into()),
+        None => push(
+            &mut errors,
+            "relative_path",
+            "This field is required.".into(),
+        ),
         Some(path) => {
             if let Err(e) = validate_relative_path(path) {
                 push(&mut errors, "relative_path", e.to_string());
@@ -275,7 +279,8 @@ async fn prepare<T: SingleArtifactContent>(
     match fields.remove("overwrite") {
         None | Some(Value::Null) | Some(Value::Bool(true)) => {}
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => {}
-        Some(_) => push(&mut errors, 
+        Some(_) => push(
+            &mut errors,
             "overwrite",
             "Only overwrite=true (replacing the unit with the same relative path) is supported."
                 .into(),
@@ -295,7 +300,7 @@ async fn prepare<T: SingleArtifactContent>(
     .count();
     if sources != 1 {
         push(
-&mut errors,
+            &mut errors,
             "non_field_errors",
             "Exactly one of 'file', 'artifact', 'upload' or 'file_url' must be specified.".into(),
         );
@@ -314,9 +319,8 @@ async fn prepare<T: SingleArtifactContent>(
     let artifact_pk = match artifact {
         None => None,
         Some(reference) => {
-            let id = super::artifacts::artifact_reference(&reference).ok_or_else(|| {
-                ApiError::field("artifact", "Invalid hyperlink - No URL match.")
-            })?;
+            let id = super::artifacts::artifact_reference(&reference)
+                .ok_or_else(|| ApiError::field("artifact", "Invalid hyperlink - No URL match."))?;
             if super::artifacts::artifact(app, id).await?.is_none() {
                 return Err(ApiError::field(
                     "artifact",
@@ -375,8 +379,8 @@ async fn create<T: SingleArtifactContent>(
         let args = prepare::<T>(&app, body.fields, file.as_ref(), true).await?;
         let mut resources = Vec::new();
         if let Some(repository) = args.repository_pk {
-            let hrefs = super::generic::refs::hrefs(&app, "core_repository", vec![repository])
-                .await?;
+            let hrefs =
+                super::generic::refs::hrefs(&app, "core_repository", vec![repository]).await?;
             resources.extend(hrefs.into_values());
         }
         if let Some(upload) = args.upload_pk {

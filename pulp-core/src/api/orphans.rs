@@ -44,18 +44,25 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
     routes.route(
         &cleanup,
         post(cleanup_handler),
-        [Operation::new("post", &cleanup, "orphans_cleanup_cleanup", "Orphans: Cleanup")
-            .summary("Cleanup orphaned content")
-            .body(RequestBody::Schema("OrphansCleanup".into()))
-            .response(202, Doc::Task)],
+        [Operation::new(
+            "post",
+            &cleanup,
+            "orphans_cleanup_cleanup",
+            "Orphans: Cleanup",
+        )
+        .summary("Cleanup orphaned content")
+        .body(RequestBody::Schema("OrphansCleanup".into()))
+        .response(202, Doc::Task)],
     );
     let orphans = format!("{API_ROOT}/orphans/");
     routes.route(
         &orphans,
         delete(delete_handler),
-        [Operation::new("delete", &orphans, "orphans_delete", "Orphans")
-            .summary("Delete orphans (deprecated: use orphans/cleanup/)")
-            .response(202, Doc::Task)],
+        [
+            Operation::new("delete", &orphans, "orphans_delete", "Orphans")
+                .summary("Delete orphans (deprecated: use orphans/cleanup/)")
+                .response(202, Doc::Task),
+        ],
     );
 }
 
@@ -213,7 +220,10 @@ pub async fn cleanup(
     for batch in content.chunks(BATCH) {
         let mut filter = SqlWhere::new(app.db().backend());
         filter.add(CONTENT_ORPHAN, []);
-        filter.add_in("pulp_id", batch.iter().map(|id| SqlValue::Id(*id)).collect());
+        filter.add_in(
+            "pulp_id",
+            batch.iter().map(|id| SqlValue::Id(*id)).collect(),
+        );
         let sql = format!("DELETE FROM core_content {}", filter.sql());
         counts.content += crate::on_pool!(app.db(), pool => {
             crate::bind_values!(sqlx::query(&sql), filter.values()).execute(pool).await?.rows_affected()
@@ -234,8 +244,14 @@ pub async fn cleanup(
     for batch in artifacts.chunks(BATCH) {
         let mut filter = SqlWhere::new(app.db().backend());
         filter.add(ARTIFACT_ORPHAN, []);
-        filter.add_in("pulp_id", batch.iter().map(|id| SqlValue::Id(*id)).collect());
-        let sql = format!("DELETE FROM core_artifact {} RETURNING sha256", filter.sql());
+        filter.add_in(
+            "pulp_id",
+            batch.iter().map(|id| SqlValue::Id(*id)).collect(),
+        );
+        let sql = format!(
+            "DELETE FROM core_artifact {} RETURNING sha256",
+            filter.sql()
+        );
         let deleted: Vec<String> = crate::on_pool!(app.db(), pool => {
             crate::bind_values!(sqlx::query_scalar(&sql), filter.values()).fetch_all(pool).await?
         });

@@ -87,12 +87,36 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
         }));
     let mut filters = list_params(&["pulp_created"]);
     filters.extend([
-        Param::query("size", FieldType::Integer, "Filter results where size matches value"),
-        Param::query("size__gt", FieldType::Integer, "Filter results where size is greater than value"),
-        Param::query("size__lt", FieldType::Integer, "Filter results where size is less than value"),
-        Param::query("pulp_href__in", FieldType::StringList, "Multiple values may be separated by commas."),
-        Param::query("pulp_id__in", FieldType::StringList, "Multiple values may be separated by commas."),
-        Param::query("prn__in", FieldType::StringList, "Multiple values may be separated by commas."),
+        Param::query(
+            "size",
+            FieldType::Integer,
+            "Filter results where size matches value",
+        ),
+        Param::query(
+            "size__gt",
+            FieldType::Integer,
+            "Filter results where size is greater than value",
+        ),
+        Param::query(
+            "size__lt",
+            FieldType::Integer,
+            "Filter results where size is less than value",
+        ),
+        Param::query(
+            "pulp_href__in",
+            FieldType::StringList,
+            "Multiple values may be separated by commas.",
+        ),
+        Param::query(
+            "pulp_id__in",
+            FieldType::StringList,
+            "Multiple values may be separated by commas.",
+        ),
+        Param::query(
+            "prn__in",
+            FieldType::StringList,
+            "Multiple values may be separated by commas.",
+        ),
     ]);
     routes.route(
         &collection,
@@ -120,7 +144,9 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
                 .params(field_params())
                 .response(200, Doc::Schema("UploadDetailResponse".into())),
             Operation::new("put", "{upload_href}", "uploads_update", "Uploads")
-                .summary("Upload a file chunk (with a `Content-Range: bytes start-end/total` header)")
+                .summary(
+                    "Upload a file chunk (with a `Content-Range: bytes start-end/total` header)",
+                )
                 .body(RequestBody::Multipart("UploadChunk".into()))
                 .response(200, Doc::Schema("UploadResponse".into())),
             Operation::new("delete", "{upload_href}", "uploads_delete", "Uploads")
@@ -404,7 +430,12 @@ async fn update(
         .map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let mut saved = None;
     let mut sha256 = None;
-    let mismatch = || ApiError::field("non_field_errors", "Chunk size does not match content range.");
+    let mismatch = || {
+        ApiError::field(
+            "non_field_errors",
+            "Chunk size does not match content range.",
+        )
+    };
     let result: Result<(), ApiError> = async {
         while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
             match field.name().unwrap_or_default() {
@@ -560,7 +591,9 @@ pub(crate) enum AssembleError {
     #[error("upload {0} does not exist")]
     Missing(PulpId),
     /// The chunks do not cover the upload exactly.
-    #[error("the chunks of upload {upload} do not cover its {size} bytes without gaps or overlaps")]
+    #[error(
+        "the chunks of upload {upload} do not cover its {size} bytes without gaps or overlaps"
+    )]
     Incomplete {
         /// The upload.
         upload: PulpId,
@@ -641,7 +674,12 @@ pub(crate) async fn assemble(
             };
             while let Some(item) = body.next().await {
                 let failed = item.is_err();
-                if sender.send(item.map_err(std::io::Error::other)).await.is_err() || failed {
+                if sender
+                    .send(item.map_err(std::io::Error::other))
+                    .await
+                    .is_err()
+                    || failed
+                {
                     return;
                 }
             }
@@ -660,9 +698,7 @@ pub(crate) async fn assemble(
             } => AssembleError::Digest { expected, actual },
             other => AssembleError::Other(other.to_string()),
         })?;
-    let artifact = save_artifact(app.db(), &stored)
-        .await
-        .map_err(other)?;
+    let artifact = save_artifact(app.db(), &stored).await.map_err(other)?;
     delete_upload(app, id).await.map_err(other)?;
     Ok(artifact)
 }

@@ -18,8 +18,9 @@ pub(crate) mod sql;
 mod store;
 
 pub use artifact::{
-    artifacts_by_id, content_artifacts, find_artifact, find_artifacts, remote_artifacts, save_artifact,
-    save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact, RemoteArtifact,
+    artifacts_by_id, content_artifacts, find_artifact, find_artifacts, remote_artifacts,
+    save_artifact, save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact,
+    RemoteArtifact,
 };
 pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
 pub use error::ModelError;
