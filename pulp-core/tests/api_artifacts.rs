@@ -336,6 +336,8 @@ pulp_core::db_tests! {
         assert_eq!(task["name"], "pulpcore.app.tasks.orphan.orphan_cleanup");
         assert_eq!(task["reserved_resources_record"], json!(["/api/v3/orphans/cleanup/"]));
         assert_eq!(api.count("/pulp/api/v3/artifacts/").await, 1);
+        assert_eq!(api.count("/pulp/api/v3/artifacts/?orphaned_for=0").await, 1);
+        assert_eq!(api.count("/pulp/api/v3/artifacts/?orphaned_for=-1").await, 0);
         let (status, _) = api.post_json("/pulp/api/v3/orphans/cleanup/", json!({"orphan_protection_time": -1})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         // The deprecated DELETE /orphans/ uses no protection time.

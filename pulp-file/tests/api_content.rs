@@ -284,6 +284,7 @@ pulp_core::db_tests! {
         assert_eq!(api.count("/pulp/api/v3/artifacts/").await, 1);
         assert!(store.contains(&sha256(&kept)).await.expect("contains"));
         assert!(!store.contains(&sha256(b"an artifact of nothing")).await.expect("contains"));
+        assert_eq!(api.count("/pulp/api/v3/artifacts/?orphaned_for=0").await, 0, "a used artifact is no orphan");
 
         // An artifact content uses cannot be deleted through the API.
         let artifact = api.get(&format!("/pulp/api/v3/artifacts/?sha256={}", sha256(&kept))).await["results"][0]["pulp_href"]

@@ -90,6 +90,11 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
             "Repository Version referenced by HREF/PRN",
         ),
         Param::query(
+            "orphaned_for",
+            FieldType::Number,
+            "Minutes Artifacts have been orphaned for. -1 uses ORPHAN_PROTECTION_TIME.",
+        ),
+        Param::query(
             "pulp_href__in",
             FieldType::StringList,
             "Multiple values may be separated by commas.",
@@ -227,6 +232,25 @@ async fn list(
                 SqlValue::Int(number),
                 SqlValue::Int(number),
             ],
+        );
+    }
+    if let Some(raw_minutes) = query.get("orphaned_for") {
+        let minutes = raw_minutes
+            .parse::<f64>()
+            .ok()
+            .filter(|m| m.is_finite() && *m >= -1.0)
+            .ok_or_else(|| ApiError::field("orphaned_for", "Enter a number."))?;
+        let minutes = if minutes == -1.0 {
+            app.settings().orphan_protection_time as f64
+        } else {
+            minutes
+        };
+        let cutoff = chrono::Utc::now() - chrono::Duration::seconds((minutes * 60.0) as i64);
+        filter.add(
+            "NOT EXISTS (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = m.pulp_id) \
+             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = m.pulp_id) \
+             AND m.pulp_created < ?",
+            [SqlValue::Time(cutoff)],
         );
     }
     let order = ordering(&query, ORDERING, "m.pulp_created, m.pulp_id")?;

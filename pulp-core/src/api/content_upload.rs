@@ -244,6 +244,14 @@ fn take_text(fields: &mut Map<String, Value>, name: &str) -> Result<Option<Strin
     }
 }
 
+fn push(errors: &mut BTreeMap<String, Vec<String>>, field: &str, message: String) {
+    errors.entry(field.to_string()).or_default().push(message);
+}
+
+/// Downloading `file_url` is not implemented.
+const NO_FILE_URL: &str = "Downloading content from a URL is not supported by this server; \
+                           send the file, an artifact or an upload instead.";
+
 /// Checks a request and resolves its references (`allow_repository`: the create endpoint).
 async fn prepare<T: SingleArtifactContent>(
     app: &App,
@@ -252,9 +260,6 @@ async fn prepare<T: SingleArtifactContent>(
     allow_repository: bool,
 ) -> Result<CreateContentArgs, ApiError> {
     let mut errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    fn push(errors: &mut BTreeMap<String, Vec<String>>, field: &str, message: String) {
-        errors.entry(field.to_string()).or_default().push(message);
-    }
     let relative_path = take_text(&mut fields, "relative_path")?;
     match &relative_path {
         None => push(
@@ -306,12 +311,7 @@ async fn prepare<T: SingleArtifactContent>(
         );
     }
     if file_url.is_some() {
-        push(
-&mut errors,
-            "file_url",
-            "Downloading content from a URL is not supported by this server; send the file, an artifact or an upload instead."
-                .into(),
-        );
+        push(&mut errors, "file_url", NO_FILE_URL.into());
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
