@@ -351,3 +351,58 @@ pulp_core::db_tests! {
         assert!(!api.app.storage().contains(&sha).await.expect("contains"));
     }
 }
+
+/// Peak resident memory of this process, in MiB (Linux).
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
+/// Figures (run with `--ignored --nocapture`): a 512 MiB artifact streamed through the API
+/// (client and server in this process) must not be held in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn large_upload_figures() {
+    let t = TestDatabase::sqlite().await;
+    let api = start(&t, |_| {}).await;
+    const MIB: usize = 1024 * 1024;
+    let total = 512;
+    let block = data(MIB, 9);
+    let stream =
+        futures::stream::iter((0..total).map(move |_| Ok::<_, std::io::Error>(block.clone())));
+    let form = Form::new().part(
+        "file",
+        Part::stream(reqwest::Body::wrap_stream(stream)).file_name("big"),
+    );
+    let before = peak_rss_mib();
+    let started = std::time::Instant::now();
+    let (status, body) = api
+        .send(
+            api.client
+                .post(api.url("/pulp/api/v3/artifacts/"))
+                .multipart(form),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["size"], (total * MIB) as u64);
+    println!(
+        "artifact upload: {total} MiB in {:.2}s ({:.0} MiB/s), peak RSS {} MiB (before: {before} MiB)",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib()
+    );
+    assert!(
+        peak_rss_mib() < before + 128,
+        "the upload was buffered in memory"
+    );
+    t.cleanup().await;
+}
