@@ -310,6 +310,16 @@ pulp_core::db_tests! {
         assert_eq!(api.app.storage().read_artifact(&sha).await.expect("read").as_ref(), &bytes[..]);
         assert_eq!(api.get(&href).await.0, StatusCode::NOT_FOUND, "a committed upload is gone");
 
+        // A commit with a chunk missing fails, saying so.
+        let (_, partial) = api.post_json("/pulp/api/v3/uploads/", json!({"size": 20})).await;
+        let partial = partial["pulp_href"].as_str().expect("href").to_string();
+        api.put_chunk(&partial, &[1; 10], 10, 20, None).await;
+        let (_, body) = api.post_json(&format!("{partial}commit/"), json!({"sha256": sha256(&[1; 20])})).await;
+        let task = api.finish(body["task"].as_str().expect("task")).await;
+        assert_eq!(task["state"], "failed");
+        assert!(task["error"]["description"].as_str().expect("error").contains("without gaps"), "{task}");
+        assert_eq!(api.delete(&partial).await.0, StatusCode::NO_CONTENT);
+
         // Deleting an upload removes its chunks' files.
         let (_, other) = api.post_json("/pulp/api/v3/uploads/", json!({"size": 10})).await;
         let other = other["pulp_href"].as_str().expect("href").to_string();

@@ -70,10 +70,10 @@ impl SingleArtifactContent for FileContent {
         relative_path: &str,
         fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        for name in fields.keys() {
-            errors.add(name, "Unexpected field");
-        }
+        let mut errors = match Self::check_fields(fields) {
+            Ok(()) => ValidationErrors::new(),
+            Err(errors) => errors,
+        };
         let unit = FileContent {
             relative_path: relative_path.to_string(),
             digest: artifact.sha256().to_string(),
@@ -81,6 +81,17 @@ impl SingleArtifactContent for FileContent {
         unit.validate(&mut errors);
         errors.into_result()?;
         Ok(unit)
+    }
+
+    /// A file has no fields besides its relative path and artifact.
+    fn check_fields(
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        for name in fields.keys() {
+            errors.add(name, "Unexpected field");
+        }
+        errors.into_result()
     }
 }
 

@@ -202,6 +202,8 @@ pulp_core::db_tests! {
             let (status, _) = api.post_form(&format!("{FILES}upload/"), &[("relative_path", path)], Some(b"z")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
         }
+        let (status, body) = api.post_json(FILES, json!({"relative_path": "d", "artifact": artifact, "digest": sha})).await;
+        assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"digest": ["Unexpected field"]})));
         let (status, body) = api.post_json(FILES, json!({"relative_path": "d"})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body.get("non_field_errors").is_some(), "{body}");

@@ -161,19 +161,23 @@ fn path_id(raw: &str) -> Result<PulpId, ApiError> {
         .map_err(|_| ApiError::NotFound)
 }
 
-/// The id in an artifact href, absolute URL or PRN.
-pub(crate) fn artifact_reference(reference: &str) -> Option<PulpId> {
-    if let Some(id) = reference.strip_prefix("prn:core.artifact:") {
-        return uuid::Uuid::parse_str(id).ok().map(PulpId);
-    }
-    let path = match reference.find("://") {
+/// The path of an href or absolute URL (`http://host/pulp/…` → `/pulp/…`).
+pub(crate) fn url_path(reference: &str) -> &str {
+    match reference.find("://") {
         Some(i) => {
             let rest = &reference[i + 3..];
             rest.find('/').map(|j| &rest[j..]).unwrap_or("")
         }
         None => reference,
-    };
-    crate::models::artifact_id_from_href(path)
+    }
+}
+
+/// The id in an artifact href, absolute URL or PRN.
+pub(crate) fn artifact_reference(reference: &str) -> Option<PulpId> {
+    if let Some(id) = reference.strip_prefix("prn:core.artifact:") {
+        return uuid::Uuid::parse_str(id).ok().map(PulpId);
+    }
+    crate::models::artifact_id_from_href(url_path(reference))
 }
 
 /// The artifact with this id.

@@ -313,6 +313,11 @@ async fn prepare<T: SingleArtifactContent>(
     if file_url.is_some() {
         push(&mut errors, "file_url", NO_FILE_URL.into());
     }
+    if let Err(more) = T::check_fields(&fields) {
+        for (field, messages) in more.into_map() {
+            errors.entry(field).or_default().extend(messages);
+        }
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

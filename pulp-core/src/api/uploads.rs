@@ -188,14 +188,8 @@ pub(crate) fn upload_reference(reference: &str) -> Option<PulpId> {
         .strip_prefix("prn:core.upload:")
         .map(str::to_string)
         .or_else(|| {
-            let path = match reference.find("://") {
-                Some(i) => {
-                    let rest = &reference[i + 3..];
-                    rest.find('/').map(|j| &rest[j..]).unwrap_or("")
-                }
-                None => reference,
-            };
-            path.strip_prefix(&format!("{API_ROOT}/uploads/"))
+            super::artifacts::url_path(reference)
+                .strip_prefix(&format!("{API_ROOT}/uploads/"))
                 .and_then(|r| r.strip_suffix('/'))
                 .map(str::to_string)
         })?;

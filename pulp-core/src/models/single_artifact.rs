@@ -19,4 +19,11 @@ pub trait SingleArtifactContent: ContentDetail {
         relative_path: &str,
         fields: &Map<String, Value>,
     ) -> Result<Self, ValidationErrors>;
+
+    /// Checks the request's other fields before any file is stored (the API answers 400 at
+    /// once instead of failing the task later). The default accepts everything and leaves
+    /// the checks to [`SingleArtifactContent::from_artifact`].
+    fn check_fields(_fields: &Map<String, Value>) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
 }
