@@ -212,7 +212,7 @@ impl Registry {
     /// Makes units of the single-artifact content type `T` creatable through the API:
     /// `POST /content/<plugin>/<type>/` (a task; from an artifact, a file or a chunked upload,
     /// optionally added to a repository) and `POST …/upload/` (at once). Declare the type
-    /// with [`Registry::content`] too.
+    /// with [`Registry::content`] first (this replaces its request schema with Pulp's).
     pub fn content_upload<T: SingleArtifactContent>(&mut self) -> &mut Self {
         self.content_uploads.insert(
             T::PULP_TYPE.to_string(),

@@ -414,5 +414,35 @@ async fn large_upload_figures() {
         peak_rss_mib() < before + 128,
         "the upload was buffered in memory"
     );
+
+    // The same size in 8 chunks of 64 MiB, then committed by a worker.
+    let chunk = data(64 * MIB, 10);
+    let mut hasher = Sha256::new();
+    for _ in 0..8 {
+        hasher.update(&chunk);
+    }
+    let sha = hex::encode(hasher.finalize());
+    let started = std::time::Instant::now();
+    let (_, upload) = api
+        .post_json("/pulp/api/v3/uploads/", json!({"size": total * MIB}))
+        .await;
+    let href = upload["pulp_href"].as_str().expect("href").to_string();
+    for i in 0..8 {
+        let (status, _) = api
+            .put_chunk(&href, &chunk, i * 64 * MIB, total * MIB, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let chunks_done = started.elapsed();
+    let (_, body) = api
+        .post_json(&format!("{href}commit/"), json!({"sha256": sha}))
+        .await;
+    let task = api.finish(body["task"].as_str().expect("task")).await;
+    assert_eq!(task["state"], "completed", "{task}");
+    println!(
+        "chunked upload: {total} MiB in 8 chunks {:.2}s, commit task {:.2}s",
+        chunks_done.as_secs_f64(),
+        (started.elapsed() - chunks_done).as_secs_f64()
+    );
     t.cleanup().await;
 }
