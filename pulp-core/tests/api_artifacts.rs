@@ -215,6 +215,9 @@ pulp_core::db_tests! {
             assert_eq!(doc["paths"][path][method]["operationId"], id, "{path} {method}");
         }
         assert_eq!(doc["components"]["schemas"]["Artifact"]["properties"]["file"]["format"], "binary");
+        // pulp-glue sends Content-Range only as a documented header parameter.
+        let params = doc["paths"]["{upload_href}"]["put"]["parameters"].as_array().expect("parameters").clone();
+        assert!(params.iter().any(|p| p["in"] == "header" && p["name"] == "Content-Range"), "{params:?}");
     }
 
     async fn wrong_digests_or_sizes_store_nothing(t: &TestDatabase) {

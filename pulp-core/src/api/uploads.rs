@@ -21,7 +21,7 @@ use super::multipart::{
     check_length, multipart_error, part_stream, part_text, storage_error, upload_limit,
 };
 use super::openapi::{
-    field_params, list_params, FieldType, Operation, Param, RequestBody, Response as Doc,
+    field_params, list_params, FieldType, Operation, Param, ParamIn, RequestBody, Response as Doc,
 };
 use super::timestamp::format as ts;
 use super::{base_url, parse_json, select_fields, ApiError, ApiRoutes, API_ROOT};
@@ -144,9 +144,13 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
                 .params(field_params())
                 .response(200, Doc::Schema("UploadDetailResponse".into())),
             Operation::new("put", "{upload_href}", "uploads_update", "Uploads")
-                .summary(
-                    "Upload a file chunk (with a `Content-Range: bytes start-end/total` header)",
-                )
+                .summary("Upload a file chunk")
+                .params([Param {
+                    name: "Content-Range".into(),
+                    location: ParamIn::Header,
+                    ty: FieldType::String,
+                    description: "The Content-Range header specifies the location of the file chunk within the file.".into(),
+                }])
                 .body(RequestBody::Multipart("UploadChunk".into()))
                 .response(200, Doc::Schema("UploadResponse".into())),
             Operation::new("delete", "{upload_href}", "uploads_delete", "Uploads")
