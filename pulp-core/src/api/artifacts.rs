@@ -180,6 +180,19 @@ pub(crate) fn artifact_reference(reference: &str) -> Option<PulpId> {
     crate::models::artifact_id_from_href(url_path(reference))
 }
 
+/// Marks an artifact as just used, so that orphan cleanup leaves it alone for the
+/// protection time (Pulp's `timestamp_of_interest`).
+pub(crate) async fn touch(app: &App, id: PulpId) -> Result<(), ApiError> {
+    crate::on_pool!(app.db(), pool => {
+        sqlx::query("UPDATE core_artifact SET pulp_last_updated = $2 WHERE pulp_id = $1")
+            .bind(id)
+            .bind(chrono::Utc::now())
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
 /// The artifact with this id.
 pub(crate) async fn artifact(app: &App, id: PulpId) -> Result<Option<Artifact>, ApiError> {
     Ok(artifacts_by_id(app.db(), &[id]).await?.pop())
@@ -253,7 +266,7 @@ async fn list(
         filter.add(
             "NOT EXISTS (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = m.pulp_id) \
              AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = m.pulp_id) \
-             AND m.pulp_created < ?",
+             AND m.pulp_last_updated < ?",
             [SqlValue::Time(cutoff)],
         );
     }

@@ -429,6 +429,7 @@ async fn upload<T: SingleArtifactContent>(
 /// The artifact a request names, made from its file or upload when needed.
 async fn obtain_artifact(app: &App, args: &CreateContentArgs) -> Result<Artifact, ApiError> {
     if let Some(id) = args.artifact_pk {
+        super::artifacts::touch(app, id).await?;
         return super::artifacts::artifact(app, id).await?.ok_or_else(|| {
             ApiError::field("artifact", "Invalid hyperlink - Object does not exist.")
         });
@@ -439,7 +440,9 @@ async fn obtain_artifact(app: &App, args: &CreateContentArgs) -> Result<Artifact
             .ingest_temporary(file, &ExpectedArtifact::any())
             .await
             .map_err(storage_error)?;
-        return Ok(save_artifact(app.db(), &stored).await?);
+        let artifact = save_artifact(app.db(), &stored).await?;
+        super::artifacts::touch(app, artifact.pulp_id).await?;
+        return Ok(artifact);
     }
     if let Some(upload) = args.upload_pk {
         return Ok(super::uploads::assemble(app, upload, None).await?);

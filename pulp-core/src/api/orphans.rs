@@ -183,8 +183,10 @@ pub struct CleanupCounts {
     pub artifacts: u64,
 }
 
-/// Deletes orphan content (of `only`, when given) and then orphan artifacts (of that
-/// content, when given) created more than `minutes` ago.
+/// Deletes orphan content (of `only`, when given) created more than `minutes` ago, then
+/// orphan artifacts (of that content, when given) last used more than `minutes` ago (an
+/// artifact's `pulp_last_updated` is its timestamp of interest: creating content from an
+/// existing artifact touches it).
 pub async fn cleanup(
     app: &App,
     only: Option<&[PulpId]>,
@@ -234,7 +236,7 @@ pub async fn cleanup(
         "SELECT pulp_id FROM core_artifact",
         &[
             (ARTIFACT_ORPHAN, vec![]),
-            ("pulp_created < ?", vec![SqlValue::Time(cutoff)]),
+            ("pulp_last_updated < ?", vec![SqlValue::Time(cutoff)]),
         ],
         "pulp_id",
         artifact_candidates.as_deref(),

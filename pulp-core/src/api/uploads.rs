@@ -697,6 +697,9 @@ pub(crate) async fn assemble(
             other => AssembleError::Other(other.to_string()),
         })?;
     let artifact = save_artifact(app.db(), &stored).await.map_err(other)?;
+    super::artifacts::touch(app, artifact.pulp_id)
+        .await
+        .map_err(other)?;
     delete_upload(app, id).await.map_err(other)?;
     Ok(artifact)
 }
