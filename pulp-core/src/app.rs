@@ -243,6 +243,15 @@ impl App {
             .copied()
     }
 
+    /// The API create operation of the single-artifact content type `pulp_type`, if a plugin
+    /// declared it with [`Registry::content_upload`](crate::plugin::Registry::content_upload).
+    pub fn content_upload_ops(
+        &self,
+        pulp_type: &str,
+    ) -> Option<crate::api::content_upload::ContentUploadOps> {
+        self.inner.registry.content_uploads.get(pulp_type).copied()
+    }
+
     /// What plugins (and core) mount into the REST API.
     pub fn api_mounters(&self) -> &[crate::api::ApiMounter] {
         &self.inner.registry.api_mounters

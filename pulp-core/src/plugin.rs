@@ -9,7 +9,7 @@ use crate::api::{ApiMounter, ApiRoutes};
 use crate::db::Migration;
 use crate::models::{
     ContentDetail, ContentGuardKind, Detail, DistributionKind, MasterKind, PublicationKind,
-    RemoteKind,
+    RemoteKind, SingleArtifactContent,
 };
 use crate::repository::{RepositoryHooks, RepositoryType};
 use crate::settings::{SettingError, Settings, SettingsLoader};
@@ -88,6 +88,8 @@ pub struct Registry {
     pub(crate) api_mounters: Vec<ApiMounter>,
     pub(crate) sync_tasks: std::collections::BTreeMap<String, String>,
     pub(crate) publish_tasks: std::collections::BTreeMap<String, String>,
+    pub(crate) content_uploads:
+        std::collections::BTreeMap<String, crate::api::content_upload::ContentUploadOps>,
 }
 
 /// A detail type a plugin declared (what generic code needs to know about it).
@@ -205,6 +207,21 @@ impl Registry {
     /// Declares a content type.
     pub fn content<T: ContentDetail>(&mut self) -> &mut Self {
         self.detail::<T>()
+    }
+
+    /// Makes units of the single-artifact content type `T` creatable through the API:
+    /// `POST /content/<plugin>/<type>/` (a task; from an artifact, a file or a chunked upload,
+    /// optionally added to a repository) and `POST …/upload/` (at once). Declare the type
+    /// with [`Registry::content`] first (this replaces its request schema with Pulp's).
+    pub fn content_upload<T: SingleArtifactContent>(&mut self) -> &mut Self {
+        self.content_uploads.insert(
+            T::PULP_TYPE.to_string(),
+            crate::api::content_upload::ContentUploadOps::of::<T>(),
+        );
+        self.api_mounters.push(ApiMounter::new(
+            crate::api::content_upload::mount_content_upload::<T>,
+        ));
+        self
     }
 
     /// Declares a remote type.

@@ -57,6 +57,7 @@ impl Plugin for FilePlugin {
             .repository::<FileRepository>()
             .publication::<FilePublication>()
             .distribution::<FileDistribution>();
+        r.content_upload::<FileContent>();
     }
 
     fn name(&self) -> &str {

@@ -1,8 +1,8 @@
 //! The file plugin's detail types, with the fields of Pulp's `file.*` schemas.
 
 use pulp_plugin_api::models::{
-    Column, ContentDetail, ContentKind, Detail, DistributionKind, PublicationKind, RemoteKind,
-    RepositoryKind,
+    Artifact, Column, ContentDetail, ContentKind, Detail, DistributionKind, PublicationKind,
+    RemoteKind, RepositoryKind, SingleArtifactContent,
 };
 use pulp_plugin_api::repository::{NewVersion, RepositoryType, VersionError};
 use pulp_plugin_api::validation::{validate_relative_path, Validate, ValidationErrors};
@@ -64,6 +64,38 @@ impl Detail for FileContent {
 impl ContentDetail for FileContent {
     const NATURAL_KEY: &'static [&'static str] = &["relative_path", "digest"];
     const REPO_KEY: &'static [&'static str] = &["relative_path"];
+}
+
+impl SingleArtifactContent for FileContent {
+    /// A file is its artifact at a relative path; it has no other fields.
+    fn from_artifact(
+        artifact: &Artifact,
+        relative_path: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = match Self::check_fields(fields) {
+            Ok(()) => ValidationErrors::new(),
+            Err(errors) => errors,
+        };
+        let unit = FileContent {
+            relative_path: relative_path.to_string(),
+            digest: artifact.sha256().to_string(),
+        };
+        unit.validate(&mut errors);
+        errors.into_result()?;
+        Ok(unit)
+    }
+
+    /// A file has no fields besides its relative path and artifact.
+    fn check_fields(
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        for name in fields.keys() {
+            errors.add(name, "Unexpected field");
+        }
+        errors.into_result()
+    }
 }
 
 /// A remote serving a `PULP_MANIFEST` (`file.file`); all its fields are the remote's.

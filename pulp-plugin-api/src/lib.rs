@@ -77,7 +77,9 @@
 //! CASCADE, pulp_domain TEXT NOT NULL, relative_path, digest, UNIQUE (relative_path, digest,
 //! pulp_domain))`. Then [`models::save_content`] stores units, [`repository::NewVersion`]
 //! makes versions of repositories holding them, and [`repository::RepositoryType`] lets a
-//! repository type enforce its invariants before each version becomes visible. The crate
+//! repository type enforce its invariants before each version becomes visible. A type whose
+//! units are one file implements [`models::SingleArtifactContent`] and registers
+//! `r.content_upload::<T>()` to be creatable through the REST API from an upload. The crate
 //! `examples/bundle-plugin` is a complete plugin whose units reference other units.
 //!
 //! See `docs/plugin-api.md` for the deprecation policy.

@@ -1,19 +1,25 @@
 //! REST API building blocks: the error type mapped to Pulp's HTTP shapes, field selection,
 //! and the core routes under `/pulp/api/v3/`.
 
+mod artifacts;
 pub mod auth;
+pub mod content_upload;
 mod error;
 mod fields;
 pub mod generic;
 mod labels;
 pub mod list;
+mod multipart;
 pub mod openapi;
+pub mod orphans;
 mod request;
 mod routes;
 mod routes_doc;
 mod serve;
 mod tasks;
 pub mod timestamp;
+mod transfer;
+pub mod uploads;
 
 pub use error::ApiError;
 pub use fields::select_fields;

@@ -222,6 +222,8 @@ pub enum ParamIn {
     Path,
     /// In the query string.
     Query,
+    /// In a request header (`Content-Range` of `uploads_update`).
+    Header,
 }
 
 /// A parameter of an operation.
@@ -264,7 +266,7 @@ impl Param {
             map.remove("description");
         }
         let mut param = json!({
-            "in": match self.location { ParamIn::Path => "path", ParamIn::Query => "query" },
+            "in": match self.location { ParamIn::Path => "path", ParamIn::Query => "query", ParamIn::Header => "header" },
             "name": self.name,
             "schema": schema,
         });

@@ -27,6 +27,7 @@ pub fn register_tasks(tasks: &mut TaskFunctions) {
     tasks.register(g::ADD_AND_REMOVE, g::add_and_remove);
     tasks.register(g::DELETE_VERSION, g::delete_version_task);
     tasks.register(g::REPAIR_VERSION, g::repair_version_task);
+    super::transfer::register_tasks(tasks);
 }
 
 /// Every documented route: core's and the plugins'.
@@ -47,6 +48,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
         .anonymous()],
     );
     super::tasks::mount(&mut routes);
+    super::transfer::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);
     super::generic::mount_kind_lists(&mut routes);
     for mounter in app.api_mounters() {

@@ -134,16 +134,34 @@ pub async fn find_artifact(db: &Database, sha256: &str) -> Result<Option<Artifac
 
 /// The recorded artifacts among these sha256 digests (one statement per batch).
 pub async fn find_artifacts(db: &Database, sha256: &[String]) -> Result<Vec<Artifact>, ModelError> {
+    let values: Vec<SqlValue> = sha256
+        .iter()
+        .map(|s| SqlValue::Text(Some(s.clone())))
+        .collect();
+    select_artifacts(db, "sha256", &values).await
+}
+
+/// The recorded artifacts with these ids, in no particular order (one statement per batch).
+pub async fn artifacts_by_id(db: &Database, ids: &[PulpId]) -> Result<Vec<Artifact>, ModelError> {
+    let values: Vec<SqlValue> = ids.iter().map(|id| SqlValue::Id(Some(*id))).collect();
+    select_artifacts(db, "pulp_id", &values).await
+}
+
+async fn select_artifacts(
+    db: &Database,
+    column: &str,
+    values: &[SqlValue],
+) -> Result<Vec<Artifact>, ModelError> {
     let mut out = Vec::new();
-    for chunk in sha256.chunks(rows_per_statement(1)) {
+    for chunk in values.chunks(rows_per_statement(1)) {
         let sql = format!(
             "SELECT pulp_id, pulp_created, file, size, {} FROM core_artifact \
-             WHERE pulp_domain = $1 AND sha256 IN ({})",
+             WHERE pulp_domain = $1 AND {column} IN ({})",
             digest_names(),
             placeholders(2, chunk.len())
         );
         let binds = std::iter::once(SqlValue::Text(Some(DEFAULT_DOMAIN.into())))
-            .chain(chunk.iter().map(|s| SqlValue::Text(Some(s.clone()))));
+            .chain(chunk.iter().cloned());
         let rows: Vec<ArtifactRow> = on_pool!(db, pool => {
             use sqlx::Row as _;
             let rows = bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.fetch_all(pool).await?);

@@ -13,12 +13,14 @@ mod error;
 mod href;
 mod kind;
 mod master;
+mod single_artifact;
 pub(crate) mod sql;
 mod store;
 
 pub use artifact::{
-    content_artifacts, find_artifact, find_artifacts, remote_artifacts, save_artifact,
-    save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact, RemoteArtifact,
+    artifacts_by_id, content_artifacts, find_artifact, find_artifacts, remote_artifacts,
+    save_artifact, save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact,
+    RemoteArtifact,
 };
 pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
 pub use error::ModelError;
@@ -34,6 +36,7 @@ pub use master::{
     Content, ContentDetail, ContentGuard, Detail, Distribution, Labels, Master, Model, Publication,
     Remote, Repository, DEFAULT_DOMAIN,
 };
+pub use single_artifact::SingleArtifactContent;
 pub use store::{
     count, create, delete, get, get_many, get_master, list, list_masters, save_content, update,
 };

@@ -53,6 +53,12 @@ pub struct Settings {
     /// Largest request body the REST API reads, in bytes (larger ones get 413); routes that
     /// take file uploads have their own limit.
     pub api_max_body_size: usize,
+    /// Largest request body accepted by the upload endpoints (artifacts, upload chunks,
+    /// content files), in bytes; larger requests are answered 413. Unset means no limit.
+    pub upload_max_size: Option<u64>,
+    /// Minutes content and artifacts stay protected from orphan cleanup after they were
+    /// created (Pulp's `ORPHAN_PROTECTION_TIME`).
+    pub orphan_protection_time: u64,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -75,6 +81,8 @@ impl Default for Settings {
             worker_ttl: 30,
             admin_password: None,
             api_max_body_size: 4 * 1024 * 1024,
+            upload_max_size: None,
+            orphan_protection_time: 1440,
             extra: BTreeMap::new(),
         }
     }

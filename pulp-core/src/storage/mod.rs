@@ -15,5 +15,5 @@ mod temporary;
 pub use checksum::{AllowedChecksums, ChecksumType, Digests, UnknownChecksum};
 pub use error::StorageError;
 pub use hasher::MultiHasher;
-pub use store::{ArtifactStorage, ExpectedArtifact, StorageUsage, StoredArtifact};
+pub use store::{ArtifactStorage, ExpectedArtifact, ReceivedFile, StorageUsage, StoredArtifact};
 pub use temporary::TemporaryFile;

@@ -84,6 +84,33 @@ impl ExpectedArtifact {
     }
 }
 
+/// A file received and hashed, not yet an artifact (its staging file is removed when it is
+/// dropped).
+pub struct ReceivedFile {
+    staged: Staged,
+}
+
+impl ReceivedFile {
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.staged.size
+    }
+
+    /// Its digests (every allowed checksum).
+    pub fn digests(&self) -> &Digests {
+        &self.staged.digests
+    }
+}
+
+impl std::fmt::Debug for ReceivedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedFile")
+            .field("size", &self.staged.size)
+            .field("digests", &self.staged.digests)
+            .finish()
+    }
+}
+
 /// An artifact in storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredArtifact {
@@ -237,6 +264,34 @@ impl ArtifactStorage {
         let plan = self.plan(expected, None)?;
         let staged = stage_stream(plan, stream).await?;
         self.commit_artifact(staged).await
+    }
+
+    /// Receives what `stream` yields (at most `max_size` bytes) into a hashed staging file
+    /// that is not yet an artifact: the caller looks at its size and digests, then commits it
+    /// with [`ArtifactStorage::commit_received`] or drops it (nothing is stored).
+    pub async fn receive<S>(
+        &self,
+        stream: S,
+        max_size: Option<u64>,
+    ) -> Result<ReceivedFile, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
+    {
+        let plan = self.plan(&ExpectedArtifact::any(), max_size)?;
+        Ok(ReceivedFile {
+            staged: stage_stream(plan, stream).await?,
+        })
+    }
+
+    /// Makes a received file an artifact, after checking it against `expected`.
+    pub async fn commit_received(
+        &self,
+        received: ReceivedFile,
+        expected: &ExpectedArtifact,
+    ) -> Result<StoredArtifact, StorageError> {
+        expected.check(&self.allowed)?;
+        expected.verify(received.staged.size, &received.staged.digests)?;
+        self.commit_artifact(received.staged).await
     }
 
     /// Stores bytes already in memory as an artifact.

@@ -74,6 +74,22 @@ pub fn schema<T: Detail>() -> Schema {
     if table == "core_content" {
         fields.push(crate::api::openapi::Field::new("artifact", FieldType::Href).read_only());
     }
+    // What `Detail::api_response` renames or adds shows in the response schema.
+    let mut probe: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|f| (f.name.clone(), serde_json::Value::Null))
+        .collect();
+    T::api_response(&mut probe);
+    for field in fields.iter_mut() {
+        if !probe.contains_key(&field.name) && !field.read_only {
+            field.write_only = true;
+        }
+    }
+    for name in probe.keys() {
+        if !fields.iter().any(|f| &f.name == name) {
+            fields.push(crate::api::openapi::Field::new(name, FieldType::String).read_only());
+        }
+    }
     Schema::new(&names::<T>().schema, fields)
 }
 
