@@ -171,6 +171,38 @@ async fn discard(app: &App, file: Option<&TemporaryFile>) {
     }
 }
 
+/// Whether the request body is `application/x-www-form-urlencoded` (what pulp-cli sends when
+/// no file is attached).
+fn is_form_urlencoded(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+/// The fields of a form body: text values, `pulp_labels` parsed as JSON (as in multipart).
+fn parse_form(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let mut fields = Map::new();
+    for (name, text) in url::form_urlencoded::parse(bytes) {
+        if text.contains('\0') {
+            return Err(ApiError::BadRequest(
+                "Null characters are not allowed.".into(),
+            ));
+        }
+        let value = if name == "pulp_labels" {
+            serde_json::from_str(&text)
+                .map_err(|_| ApiError::field("pulp_labels", "Value must be valid JSON."))?
+        } else {
+            Value::String(text.into_owned())
+        };
+        fields.insert(name.into_owned(), value);
+    }
+    Ok(fields)
+}
+
 async fn read_request(
     app: &App,
     headers: &HeaderMap,
@@ -182,7 +214,11 @@ async fn read_request(
             .map_err(|_| ApiError::PayloadTooLarge {
                 limit: JSON_LIMIT as u64,
             })?;
-        let fields = body_object(parse_json(&bytes)?)?;
+        let fields = if is_form_urlencoded(headers) {
+            parse_form(&bytes)?
+        } else {
+            body_object(parse_json(&bytes)?)?
+        };
         if fields.contains_key("file") {
             return Err(ApiError::field(
                 "file",

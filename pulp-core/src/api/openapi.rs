@@ -287,7 +287,7 @@ impl Param {
 /// The body an operation accepts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestBody {
-    /// JSON, form or multipart, all of this component schema.
+    /// A JSON body of this component schema.
     Schema(String),
     /// Multipart only (file uploads), of this component schema.
     Multipart(String),
@@ -386,11 +386,9 @@ impl Operation {
             let content = match body {
                 RequestBody::Schema(name) => {
                     let schema = json!({"$ref": format!("#/components/schemas/{name}")});
-                    json!({
-                        "application/json": {"schema": schema},
-                        "application/x-www-form-urlencoded": {"schema": schema},
-                        "multipart/form-data": {"schema": schema},
-                    })
+                    // JSON only: clients (pulp-glue) fall back to the next content type
+                    // when a body does not validate, which would only move the error.
+                    json!({ "application/json": {"schema": schema} })
                 }
                 RequestBody::Multipart(name) => json!({
                     "multipart/form-data": {"schema": {"$ref": format!("#/components/schemas/{name}")}},
