@@ -24,6 +24,7 @@ pub mod app;
 pub mod auth;
 pub mod content_app;
 pub mod db;
+pub mod download;
 pub mod models;
 pub mod plugin;
 pub mod repository;

@@ -110,6 +110,12 @@ pub mod repository {
     pub use pulp_core::repository::*;
 }
 
+/// The downloader of a remote: limits, retries, TLS/proxy/auth options, and size and
+/// digest validation while streaming ([`Downloader`](download::Downloader)).
+pub mod download {
+    pub use pulp_core::download::*;
+}
+
 /// Serializer-style validation with errors by field, in Pulp's shape; relative-path checks.
 pub mod validation {
     pub use pulp_core::validation::*;
