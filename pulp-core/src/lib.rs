@@ -26,6 +26,7 @@ pub mod content_app;
 pub mod db;
 pub mod download;
 pub mod models;
+pub mod pipeline;
 pub mod plugin;
 pub mod repository;
 pub mod settings;

@@ -116,6 +116,14 @@ pub mod download {
     pub use pulp_core::download::*;
 }
 
+/// The sync pipeline (Pulp's stages API): write a first [`Stage`](pipeline::Stage) that
+/// emits [`DeclarativeContent`](pipeline::DeclarativeContent)s, and
+/// [`DeclarativeVersion`](pipeline::DeclarativeVersion) runs the default stages after it and
+/// makes the new repository version. See `docs/plugin-api.md`, "Writing a first stage".
+pub mod pipeline {
+    pub use pulp_core::pipeline::*;
+}
+
 /// Serializer-style validation with errors by field, in Pulp's shape; relative-path checks.
 pub mod validation {
     pub use pulp_core::validation::*;

@@ -530,6 +530,25 @@ pub async fn save_content<T: ContentDetail>(
         .collect()
 }
 
+/// The stored units with the natural keys of `units` (one statement per batch): for each
+/// unit, the stored one, or `None` when its key is not stored yet.
+pub async fn find_content<T: ContentDetail>(
+    db: &Database,
+    units: &[T],
+) -> Result<Vec<Option<Model<T>>>, ModelError> {
+    let mut keyed = Vec::with_capacity(units.len());
+    for unit in units {
+        let (key, values) = natural_key(unit)?;
+        keyed.push((key, values, unit.clone()));
+    }
+    let mut stored = HashMap::with_capacity(units.len());
+    let width = T::NATURAL_KEY.len();
+    for chunk in keyed.chunks(rows_per_statement(width)) {
+        find_existing::<T>(db, chunk, &mut stored).await?;
+    }
+    Ok(keyed.iter().map(|(k, _, _)| stored.get(k).cloned()).collect())
+}
+
 async fn find_existing<T: ContentDetail>(
     db: &Database,
     chunk: &[(String, Vec<SqlValue>, T)],
