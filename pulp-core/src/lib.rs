@@ -28,6 +28,7 @@ pub mod download;
 pub mod models;
 pub mod pipeline;
 pub mod plugin;
+pub mod publication;
 pub mod repository;
 pub mod settings;
 pub mod status;
@@ -50,5 +51,6 @@ pub mod deps {
     pub use serde_json;
     pub use sqlx;
     pub use tokio;
+    pub use url;
     pub use uuid;
 }

@@ -124,6 +124,18 @@ pub mod pipeline {
     pub use pulp_core::pipeline::*;
 }
 
+/// Publications' files: published artifacts and metadata, recorded by publishers and read
+/// by the content app.
+pub mod publication {
+    pub use pulp_core::publication::*;
+}
+
+/// Tasking: the [`TaskContext`](tasking::TaskContext) a task function gets, dispatching,
+/// progress reports, workers.
+pub mod tasking {
+    pub use pulp_core::tasking::*;
+}
+
 /// Serializer-style validation with errors by field, in Pulp's shape; relative-path checks.
 pub mod validation {
     pub use pulp_core::validation::*;
