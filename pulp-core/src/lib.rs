@@ -51,6 +51,7 @@ pub mod deps {
     pub use serde_json;
     pub use sqlx;
     pub use tokio;
+    pub use tracing;
     pub use url;
     pub use uuid;
 }
