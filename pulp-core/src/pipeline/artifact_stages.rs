@@ -94,14 +94,21 @@ async fn download_all<T: ContentDetail>(
         let file = downloader
             .fetch(&da.url, &da.expected, ctx.working_dir())
             .await?;
-        let stored = ctx
-            .app()
-            .storage()
-            .ingest_file(&file.path, &da.expected)
-            .await;
-        let _ = tokio::fs::remove_file(&file.path).await;
+        let storage = ctx.app().storage();
+        // Recorded before the file is stored: if the sync is stopped while storing, the
+        // cleanup still knows the file may be new.
+        let expected_sha = da.sha256().map(str::to_ascii_lowercase);
+        if let Some(sha) = &expected_sha {
+            if !storage.contains(sha).await.unwrap_or(true) {
+                if let Ok(mut created) = ctx.created.lock() {
+                    created.files.push(sha.clone());
+                }
+            }
+        }
+        let stored = storage.ingest_file(&file.path, &da.expected).await;
+        let _ = std::fs::remove_file(&file.path);
         let stored = stored?;
-        if stored.created {
+        if stored.created && expected_sha.is_none() {
             if let Ok(mut created) = ctx.created.lock() {
                 created.files.push(stored.sha256.clone());
             }
