@@ -111,8 +111,11 @@ impl<T: ContentDetail> StageOutput<T> {
     }
 }
 
-/// Runs `stages` joined by bounded channels; the first error stops every stage (the others
-/// are aborted) and is returned.
+/// Runs `stages` joined by bounded channels; the first error stops every stage and is
+/// returned. Stages are not aborted mid-step (an aborted database call can leave a pooled
+/// connection inside a transaction): a failed stage drops its channels, so the stages
+/// before it fail their next `put` with [`PipelineError::Stopped`] and the stages after it
+/// see the end of their input.
 pub async fn run_stages<T: ContentDetail>(
     stages: Vec<Box<dyn Stage<T>>>,
 ) -> Result<(), PipelineError> {
@@ -133,7 +136,9 @@ pub async fn run_stages<T: ContentDetail>(
     let mut first: Option<PipelineError> = None;
     while let Some(joined) = set.join_next().await {
         let result = match joined {
-            Ok((name, result)) => result.inspect_err(|e| tracing::debug!(stage = %name, error = %e, "stage failed")),
+            Ok((name, result)) => result.inspect_err(
+                |e| tracing::debug!(stage = %name, error = %e, "stage failed"),
+            ),
             Err(e) if e.is_panic() => Err(PipelineError::new(format!("a stage panicked: {e}"))),
             Err(_) => Err(PipelineError::Stopped),
         };
@@ -142,12 +147,9 @@ pub async fn run_stages<T: ContentDetail>(
             if first.is_none() || (!stopped && matches!(first, Some(PipelineError::Stopped))) {
                 first = Some(e);
             }
-            if !stopped {
-                set.abort_all();
-            }
         }
     }
-    drain.abort();
+    let _ = drain.await;
     match first {
         Some(e) => Err(e),
         None => Ok(()),
