@@ -161,7 +161,8 @@ impl<T: ContentDetail> Stage<T> for ArtifactDownloader {
             while let Some(result) = running.next().await {
                 let (dc, n) = result?;
                 pending += n;
-                if pending >= 100 {
+                if pending >= 500 {
+                    let _turn = ctx.write_turn().await;
                     progress.increment(pending).await?;
                     pending = 0;
                 }
@@ -206,7 +207,9 @@ impl<T: ContentDetail> Stage<T> for ArtifactSaver {
                     .filter_map(|da| da.stored.clone())
                     .collect();
                 if !stored.is_empty() {
+                    let turn = self.ctx.write_turn().await;
                     let (artifacts, inserted) = save_artifacts(&db, &stored).await?;
+                    drop(turn);
                     if let Ok(mut created) = self.ctx.created.lock() {
                         created.rows.extend(inserted);
                     }

@@ -83,6 +83,7 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
                 let new: Vec<usize> = (0..batch.len())
                     .filter(|i| batch[*i].saved().is_none())
                     .collect();
+                let turn = self.ctx.write_turn().await;
                 if !new.is_empty() {
                     let units = new.iter().map(|i| batch[*i].content.clone()).collect();
                     for (i, model) in new.iter().zip(save_content(&db, units).await?) {
@@ -117,6 +118,7 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
                         }
                     }
                 }
+                drop(turn);
                 output.put_all(batch).await?;
             }
             Ok(())
@@ -164,6 +166,7 @@ impl<T: ContentDetail> Stage<T> for RemoteArtifactSaver {
                     }
                 }
                 if !rows.is_empty() {
+                    let _turn = self.ctx.write_turn().await;
                     save_remote_artifacts(&db, &rows).await?;
                 }
                 output.put_all(batch).await?;

@@ -30,6 +30,7 @@ pub struct SyncContext {
     task: Option<PulpId>,
     downloaders: Arc<HashMap<PulpId, Downloader>>,
     pub(crate) created: Arc<Mutex<Created>>,
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SyncContext {
@@ -41,6 +42,7 @@ impl SyncContext {
             task: None,
             downloaders: Arc::new(HashMap::new()),
             created: Arc::default(),
+            writes: Arc::default(),
         }
     }
 
@@ -65,6 +67,16 @@ impl SyncContext {
     /// Where downloads are written before they are stored.
     pub fn working_dir(&self) -> &Path {
         &self.working_dir
+    }
+
+    /// Taken by the stages around their writes on SQLite, so that they write one after the
+    /// other instead of contending for SQLite's single writer (whose busy handler sleeps);
+    /// `None` on PostgreSQL, where they write in parallel.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.app.db().backend() {
+            crate::db::Backend::Sqlite => Some(self.writes.lock().await),
+            crate::db::Backend::Postgres => None,
+        }
     }
 
     /// The downloader of `remote`.

@@ -37,4 +37,6 @@ pub use content_stages::{
 pub use context::{Progress, SyncContext};
 pub use declarative::DeclarativeVersion;
 pub use error::PipelineError;
-pub use stage::{run_stages, Stage, StageInput, StageOutput, BATCH_SIZE, CHANNEL_CAPACITY};
+pub use stage::{
+    run_stages, Stage, StageInput, StageOutput, BATCH_IDLE, BATCH_SIZE, CHANNEL_CAPACITY,
+};

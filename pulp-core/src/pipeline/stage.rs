@@ -9,6 +9,8 @@ use crate::models::ContentDetail;
 /// Items a channel between two stages holds; a full channel makes the upstream stage wait
 /// (backpressure), so memory stays flat whatever the size of the repository.
 pub const CHANNEL_CAPACITY: usize = 1_000;
+/// How long a batch waits for its next item before it is flushed short.
+pub const BATCH_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
 /// The batch size the default stages ask for.
 pub const BATCH_SIZE: usize = 500;
 
@@ -63,24 +65,29 @@ impl<T: ContentDetail> StageInput<T> {
         self.rx.as_mut()?.recv().await
     }
 
-    /// The next batch (`None` at the end of the input): up to `minsize` items, flushed
-    /// early when the input is idle (no item ready) or when an item of the batch is awaited
-    /// ([`DeclarativeContent::resolution`]). This is the `batches(minsize)` helper.
+    /// The next batch (`None` at the end of the input): `minsize` items, or fewer when the
+    /// input is idle (no item for [`BATCH_IDLE`]), ends, or when an item of the batch is
+    /// awaited ([`DeclarativeContent::resolution`]). This is the `batches(minsize)` helper.
     pub async fn batch(&mut self, minsize: usize) -> Option<Vec<DeclarativeContent<T>>> {
         let rx = self.rx.as_mut()?;
         let minsize = minsize.max(1);
         let first = rx.recv().await?;
         let mut urgent = first.is_awaited();
-        let mut batch = Vec::with_capacity(minsize);
+        let mut batch = Vec::with_capacity(minsize.min(CHANNEL_CAPACITY));
         batch.push(first);
         while batch.len() < minsize && !urgent {
-            match rx.try_recv() {
-                Ok(item) => {
-                    urgent = item.is_awaited();
-                    batch.push(item);
+            let item = match rx.try_recv() {
+                Ok(item) => item,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout(BATCH_IDLE, rx.recv()).await {
+                        Ok(Some(item)) => item,
+                        Ok(None) | Err(_) => break,
+                    }
                 }
-                Err(_) => break,
-            }
+            };
+            urgent = item.is_awaited();
+            batch.push(item);
         }
         Some(batch)
     }
