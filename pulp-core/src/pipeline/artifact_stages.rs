@@ -67,8 +67,9 @@ impl<T: ContentDetail> Stage<T> for QueryExistingArtifacts {
 }
 
 /// Downloads the artifacts not found and not deferred (immediate policy), many at once
-/// (each remote's downloader bounds its own concurrency), and stores them in artifact
-/// storage. Reports "Downloading Artifacts".
+/// (each remote's downloader bounds its own concurrency), straight into artifact storage
+/// ([`Downloader::fetch_artifact`](crate::download::Downloader::fetch_artifact): one pass
+/// hashing, verifying and writing). Reports "Downloading Artifacts".
 #[derive(Debug)]
 pub struct ArtifactDownloader {
     ctx: SyncContext,
@@ -91,9 +92,6 @@ async fn download_all<T: ContentDetail>(
             continue;
         }
         let downloader = ctx.downloader(da.remote_id)?;
-        let file = downloader
-            .fetch(&da.url, &da.expected, ctx.working_dir())
-            .await?;
         let storage = ctx.app().storage();
         // Recorded before the file is stored: if the sync is stopped while storing, the
         // cleanup still knows the file may be new.
@@ -105,9 +103,9 @@ async fn download_all<T: ContentDetail>(
                 }
             }
         }
-        let stored = storage.ingest_file(&file.path, &da.expected).await;
-        let _ = std::fs::remove_file(&file.path);
-        let stored = stored?;
+        let stored = downloader
+            .fetch_artifact(&da.url, &da.expected, storage)
+            .await?;
         if stored.created && expected_sha.is_none() {
             if let Ok(mut created) = ctx.created.lock() {
                 created.files.push(stored.sha256.clone());
