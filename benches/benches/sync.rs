@@ -143,18 +143,29 @@ async fn run(backend: Backend, files: usize, memory: &[usize]) {
     let server = TestServer::serving(fixture(files)).await;
 
     let (took, app, version) = timed_sync(&t1, &server, Policy::Immediate, work.path()).await;
-    println!("{backend}: immediate sync of {files} new files: {} (target <= 2000 ms)", ms(took));
+    println!(
+        "{backend}: immediate sync of {files} new files: {} (target <= 2000 ms)",
+        ms(took)
+    );
     let started = Instant::now();
-    let publication = pulp_file::publish(&app, version, None).await.expect("publish");
+    let publication = pulp_file::publish(&app, version, None)
+        .await
+        .expect("publish");
     let took = started.elapsed();
     assert!(publication.fields().complete);
-    println!("{backend}: publish of {files} files: {} (target <= 300 ms)", ms(took));
+    println!(
+        "{backend}: publish of {files} files: {} (target <= 300 ms)",
+        ms(took)
+    );
     drop(app);
     t1.cleanup().await;
 
     let t2 = TestDatabase::of(backend).await.expect("database");
     let (took, app, _) = timed_sync(&t2, &server, Policy::OnDemand, work.path()).await;
-    println!("{backend}: on_demand sync of {files} new files: {} (target <= 500 ms)", ms(took));
+    println!(
+        "{backend}: on_demand sync of {files} new files: {} (target <= 500 ms)",
+        ms(took)
+    );
     drop(app);
     t2.cleanup().await;
 

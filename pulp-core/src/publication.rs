@@ -142,7 +142,9 @@ const SELECT_UNION: &str = "SELECT relative_path, content_artifact_id, artifact_
      SELECT pm.relative_path, NULL, NULL, pm.artifact_id FROM core_publishedmetadata pm \
      WHERE pm.publication_id = $1) files";
 
-fn decode((relative_path, content_artifact_id, artifact_id, metadata): Row) -> Option<PublishedFile> {
+fn decode(
+    (relative_path, content_artifact_id, artifact_id, metadata): Row,
+) -> Option<PublishedFile> {
     let source = match (content_artifact_id, metadata) {
         (Some(content_artifact_id), _) => PublishedSource::Content {
             content_artifact_id,

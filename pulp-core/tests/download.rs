@@ -261,7 +261,13 @@ async fn invalid_remote_settings_are_refused() {
 async fn fetch_artifact_stores_in_one_pass_and_retries_a_broken_body() {
     let server = TestServer::start().await;
     let data = Bytes::from(vec![42u8; 100_000]);
-    server.push("/a", Reply::Truncated { declared: 100_000, body: data.slice(..10) });
+    server.push(
+        "/a",
+        Reply::Truncated {
+            declared: 100_000,
+            body: data.slice(..10),
+        },
+    );
     server.set("/a", Reply::Ok(data.clone()));
     server.set("/bad", Reply::Ok(Bytes::from_static(b"not it")));
     let root = tempfile::tempdir().unwrap();

@@ -12,8 +12,8 @@ use pulp_core::models::{
     RepositoryFields, RepositoryKind,
 };
 use pulp_core::pipeline::{
-    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, PipelineError, Stage,
-    StageInput, StageOutput, SyncContext,
+    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, PipelineError, Stage, StageInput,
+    StageOutput, SyncContext,
 };
 use pulp_core::repository::{latest_version, version_content_ids, RepositoryType};
 use pulp_core::settings::SettingsSources;
@@ -137,7 +137,9 @@ impl Stage<Note> for Emit {
         Box::pin(async move {
             let mut items = self.items.into_iter();
             if let Some(seen) = self.await_first {
-                let Some(mut first) = items.next() else { return Ok(()) };
+                let Some(mut first) = items.next() else {
+                    return Ok(());
+                };
                 let saved = first.resolution();
                 output.put(first).await?;
                 // Nothing else is sent until the unit is saved: batching must not wait.
@@ -182,7 +184,9 @@ impl Stage<Note> for Spy {
 
 async fn names(app: &App, repo: pulp_core::db::PulpId) -> Vec<String> {
     let version = latest_version(app.db(), repo).await.unwrap();
-    let ids = version_content_ids(app.db(), &version, 100_000, 0).await.unwrap();
+    let ids = version_content_ids(app.db(), &version, 100_000, 0)
+        .await
+        .unwrap();
     let mut names: Vec<String> = models::get_many::<Note>(app.db(), &ids)
         .await
         .unwrap()
@@ -194,10 +198,15 @@ async fn names(app: &App, repo: pulp_core::db::PulpId) -> Vec<String> {
 }
 
 async fn repo(app: &App, name: &str) -> pulp_core::db::PulpId {
-    models::create(app.db(), Labels::new(), RepositoryFields::new(name), Box_ {})
-        .await
-        .unwrap()
-        .pulp_id()
+    models::create(
+        app.db(),
+        Labels::new(),
+        RepositoryFields::new(name),
+        Box_ {},
+    )
+    .await
+    .unwrap()
+    .pulp_id()
 }
 
 pulp_core::db_tests! {

@@ -1,13 +1,13 @@
 //! The file plugin's detail types, with the fields of Pulp's `file.*` schemas.
 
+use pulp_plugin_api::models;
 use pulp_plugin_api::models::{
     Column, ContentDetail, ContentKind, Detail, DistributionKind, PublicationKind, RemoteKind,
     RepositoryKind,
 };
-use pulp_plugin_api::models;
 use pulp_plugin_api::repository::{NewVersion, RepositoryType, RepositoryVersion, VersionError};
-use pulp_plugin_api::App;
 use pulp_plugin_api::validation::{validate_relative_path, Validate, ValidationErrors};
+use pulp_plugin_api::App;
 use serde::{Deserialize, Serialize};
 
 use crate::DEFAULT_MANIFEST;

@@ -3,8 +3,12 @@
 
 use pulp_plugin_api::deps::bytes::Bytes;
 use pulp_plugin_api::deps::sqlx;
-use pulp_plugin_api::models::{self, Labels, Model, ModelError, PublicationFields, PublicationKind};
-use pulp_plugin_api::publication::{add_published_metadata, mark_complete, publish_version_artifacts};
+use pulp_plugin_api::models::{
+    self, Labels, Model, ModelError, PublicationFields, PublicationKind,
+};
+use pulp_plugin_api::publication::{
+    add_published_metadata, mark_complete, publish_version_artifacts,
+};
 use pulp_plugin_api::repository::{get_version_by_id, VersionError};
 use pulp_plugin_api::tasking::{TaskContext, TaskError, TaskOutput};
 use pulp_plugin_api::{on_pool, App, ExpectedArtifact, PulpId, StorageError};
@@ -140,9 +144,13 @@ async fn manifest_text(app: &App, publication: PulpId) -> Result<String, Publish
 /// `created_resources`.
 pub async fn publish_task(task: TaskContext) -> TaskOutput {
     let args: PublishArgs = task.parse_args()?;
-    let publication = publish(task.app(), args.repository_version_pk, args.manifest.as_deref())
-        .await
-        .map_err(|e| TaskError::new(e.to_string()))?;
+    let publication = publish(
+        task.app(),
+        args.repository_version_pk,
+        args.manifest.as_deref(),
+    )
+    .await
+    .map_err(|e| TaskError::new(e.to_string()))?;
     task.add_created_resource(publication.pulp_href());
     Ok(None)
 }

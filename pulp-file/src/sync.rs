@@ -72,9 +72,12 @@ impl FileFirstStage {
         url.set_query(None);
         url.set_fragment(None);
         {
-            let mut segments = url
-                .path_segments_mut()
-                .map_err(|_| PipelineError::new(format!("remote url '{}' cannot have paths", self.manifest_url)))?;
+            let mut segments = url.path_segments_mut().map_err(|_| {
+                PipelineError::new(format!(
+                    "remote url '{}' cannot have paths",
+                    self.manifest_url
+                ))
+            })?;
             segments.pop();
             segments.extend(relative_path.split('/'));
         }
@@ -116,9 +119,10 @@ where
     let mut lines = tokio::io::BufReader::new(file).lines();
     let (mut number, mut count) = (0usize, 0u64);
     loop {
-        let line = lines.next_line().await.map_err(|e| {
-            PipelineError::new(format!("manifest line {}: {e}", number + 1))
-        })?;
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|e| PipelineError::new(format!("manifest line {}: {e}", number + 1)))?;
         let Some(line) = line else { break };
         number += 1;
         if let Some(entry) =
@@ -144,7 +148,11 @@ impl Stage<FileContent> for FileFirstStage {
         Box::pin(async move {
             let metadata = self
                 .ctx
-                .progress("Downloading Metadata Files", "sync.downloading.metadata", None)
+                .progress(
+                    "Downloading Metadata Files",
+                    "sync.downloading.metadata",
+                    None,
+                )
                 .await?;
             let manifest = self
                 .downloader

@@ -13,16 +13,28 @@ use pulp_plugin_api::{App, PulpId};
 use support::{app, repository};
 use sync_support::*;
 
-async fn synced(app: &App, fixture: &Fixture, server: &TestServer, policy: Policy, repo: PulpId) -> PulpId {
+async fn synced(
+    app: &App,
+    fixture: &Fixture,
+    server: &TestServer,
+    policy: Policy,
+    repo: PulpId,
+) -> PulpId {
     let remote = remote(app, server, policy).await;
     let task = sync_task(app, remote.pulp_id(), repo, false).await;
     assert_eq!(task.state, TaskState::Completed, "{:?}", task.error);
     let _ = fixture;
-    latest_version(app.db(), repo).await.expect("latest").pulp_id
+    latest_version(app.db(), repo)
+        .await
+        .expect("latest")
+        .pulp_id
 }
 
 async fn manifest_of(app: &App, publication: PulpId, name: &str) -> String {
-    let file = find_published(app.db(), publication, name).await.expect("find").expect("manifest published");
+    let file = find_published(app.db(), publication, name)
+        .await
+        .expect("find")
+        .expect("manifest published");
     let PublishedSource::Metadata { artifact_id } = file.source else {
         panic!("the manifest is not metadata: {file:?}");
     };
@@ -30,7 +42,14 @@ async fn manifest_of(app: &App, publication: PulpId, name: &str) -> String {
         pulp_plugin_api::deps::sqlx::query_scalar("SELECT sha256 FROM core_artifact WHERE pulp_id = $1")
             .bind(artifact_id).fetch_one(pool).await.expect("artifact")
     });
-    String::from_utf8(app.storage().read_artifact(&sha).await.expect("read").to_vec()).expect("utf-8")
+    String::from_utf8(
+        app.storage()
+            .read_artifact(&sha)
+            .await
+            .expect("read")
+            .to_vec(),
+    )
+    .expect("utf-8")
 }
 
 pulp_plugin_api::testing::db_tests! {

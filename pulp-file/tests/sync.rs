@@ -21,7 +21,9 @@ async fn latest_number(app: &App, repo: pulp_plugin_api::PulpId) -> i64 {
 
 async fn content_paths(app: &App, repo: pulp_plugin_api::PulpId) -> Vec<String> {
     let version = latest_version(app.db(), repo).await.expect("latest");
-    let ids = version_content_ids(app.db(), &version, 1_000_000, 0).await.expect("ids");
+    let ids = version_content_ids(app.db(), &version, 1_000_000, 0)
+        .await
+        .expect("ids");
     let mut paths: Vec<String> = models::get_many::<pulp_file::FileContent>(app.db(), &ids)
         .await
         .expect("units")
@@ -40,7 +42,12 @@ fn sorted_paths(f: &Fixture) -> Vec<String> {
 
 /// A sync that must fail: the task fails with `expect` in its error, no version is made, and
 /// neither core_artifact nor the storage changed.
-async fn assert_sync_fails(app: &App, server: &TestServer, policy_change: impl FnOnce(&mut pulp_plugin_api::models::RemoteFields), expect: &str) {
+async fn assert_sync_fails(
+    app: &App,
+    server: &TestServer,
+    policy_change: impl FnOnce(&mut pulp_plugin_api::models::RemoteFields),
+    expect: &str,
+) {
     let remote = remote_with(app, server, Policy::Immediate, policy_change).await;
     let repo = repository(app, &format!("r-{}", pulp_plugin_api::PulpId::new())).await;
     let artifacts = count(app, "SELECT COUNT(*) FROM core_artifact").await;
@@ -48,10 +55,25 @@ async fn assert_sync_fails(app: &App, server: &TestServer, policy_change: impl F
     let before = latest_number(app, repo.pulp_id()).await;
     let task = sync_task(app, remote.pulp_id(), repo.pulp_id(), false).await;
     assert_eq!(task.state, TaskState::Failed, "{task:?}");
-    let description = task.error.as_ref().map(|e| e["description"].as_str().unwrap_or("").to_string()).unwrap_or_default();
-    assert!(description.contains(expect), "error '{description}' should contain '{expect}'");
-    assert_eq!(latest_number(app, repo.pulp_id()).await, before, "a version was made");
-    assert_eq!(count(app, "SELECT COUNT(*) FROM core_artifact").await, artifacts, "stray artifact rows");
+    let description = task
+        .error
+        .as_ref()
+        .map(|e| e["description"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    assert!(
+        description.contains(expect),
+        "error '{description}' should contain '{expect}'"
+    );
+    assert_eq!(
+        latest_number(app, repo.pulp_id()).await,
+        before,
+        "a version was made"
+    );
+    assert_eq!(
+        count(app, "SELECT COUNT(*) FROM core_artifact").await,
+        artifacts,
+        "stray artifact rows"
+    );
     assert_eq!(stored_files(app), files, "stray artifact files");
 }
 

@@ -27,7 +27,12 @@ impl Fixture {
     /// `n` files `dir/file-<i>.txt` with distinct content.
     pub fn new(n: usize) -> Fixture {
         let files = (0..n)
-            .map(|i| (format!("d{}/file-{i}.txt", i % 3), format!("content of file {i}\n").repeat(i + 1).into_bytes()))
+            .map(|i| {
+                (
+                    format!("d{}/file-{i}.txt", i % 3),
+                    format!("content of file {i}\n").repeat(i + 1).into_bytes(),
+                )
+            })
             .collect();
         Self::with_files(files)
     }
@@ -81,7 +86,10 @@ pub async fn remote_with(
     policy: Policy,
     change: impl FnOnce(&mut RemoteFields),
 ) -> Model<FileRemote> {
-    let mut fields = RemoteFields::new(format!("remote-{}", PulpId::new()), server.url("PULP_MANIFEST"));
+    let mut fields = RemoteFields::new(
+        format!("remote-{}", PulpId::new()),
+        server.url("PULP_MANIFEST"),
+    );
     fields.policy = policy;
     change(&mut fields);
     models::create(app.db(), Labels::new(), fields, FileRemote {})

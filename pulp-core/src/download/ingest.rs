@@ -10,7 +10,10 @@ use crate::storage::{ArtifactStorage, ExpectedArtifact, StorageError, StoredArti
 
 /// The download error carried by a stream error, or a connection error naming `url`.
 fn unwrap_source(url: &str, e: std::io::Error) -> DownloadError {
-    match e.into_inner().map(|inner| inner.downcast::<DownloadError>()) {
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<DownloadError>())
+    {
         Some(Ok(download)) => *download,
         Some(Err(other)) => DownloadError::Connection {
             url: url.to_string(),

@@ -546,7 +546,10 @@ pub async fn find_content<T: ContentDetail>(
     for chunk in keyed.chunks(rows_per_statement(width)) {
         find_existing::<T>(db, chunk, &mut stored).await?;
     }
-    Ok(keyed.iter().map(|(k, _, _)| stored.get(k).cloned()).collect())
+    Ok(keyed
+        .iter()
+        .map(|(k, _, _)| stored.get(k).cloned())
+        .collect())
 }
 
 async fn find_existing<T: ContentDetail>(

@@ -53,7 +53,9 @@ impl<T: ContentDetail> Stage<T> for QueryExistingArtifacts {
                         .collect();
                     for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
                         if da.artifact.is_none() {
-                            if let Some(a) = da.sha256().and_then(|s| found.get(&s.to_ascii_lowercase())) {
+                            if let Some(a) =
+                                da.sha256().and_then(|s| found.get(&s.to_ascii_lowercase()))
+                            {
                                 da.artifact = Some(a.clone());
                             }
                         }

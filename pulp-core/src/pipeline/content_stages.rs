@@ -215,7 +215,10 @@ impl ContentAssociation {
 
     /// The ids collected so far.
     pub fn take_ids(&self) -> Vec<PulpId> {
-        self.ids.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.ids
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 
@@ -231,7 +234,10 @@ impl<T: ContentDetail> Stage<T> for ContentAssociation {
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             while let Some(batch) = input.batch(BATCH_SIZE).await {
-                let ids: Vec<PulpId> = batch.iter().filter_map(|dc| dc.saved().map(|m| m.pulp_id())).collect();
+                let ids: Vec<PulpId> = batch
+                    .iter()
+                    .filter_map(|dc| dc.saved().map(|m| m.pulp_id()))
+                    .collect();
                 if ids.len() != batch.len() {
                     return Err(PipelineError::new("a unit reached the association unsaved"));
                 }

@@ -4,13 +4,18 @@
 use std::collections::HashSet;
 
 use super::{
-    run_stages, ArtifactDownloader, ArtifactSaver, ContentAssociation, ContentSaver,
-    PipelineError, QueryExistingArtifacts, QueryExistingContents, RemoteArtifactSaver,
-    ResolveContentFutures, Stage, SyncContext,
+    run_stages, ArtifactDownloader, ArtifactSaver, ContentAssociation, ContentSaver, PipelineError,
+    QueryExistingArtifacts, QueryExistingContents, RemoteArtifactSaver, ResolveContentFutures,
+    Stage, SyncContext,
 };
 use crate::db::PulpId;
 use crate::models::{forget_artifacts, ContentDetail};
 use crate::repository::{NewVersion, RepositoryVersion};
+
+/// The stages of a pipeline.
+pub type Stages<T> = Vec<Box<dyn Stage<T>>>;
+/// A change to the default stages (see [`DeclarativeVersion::stages`]).
+type StageChange<T> = Box<dyn FnOnce(&mut Stages<T>) + Send>;
 
 /// A sync: the plugin's first stage, then `QueryExistingArtifacts → ArtifactDownloader →
 /// ArtifactSaver → QueryExistingContents → ContentSaver → RemoteArtifactSaver →
@@ -24,7 +29,7 @@ pub struct DeclarativeVersion<T: ContentDetail> {
     first: Box<dyn Stage<T>>,
     repository_id: PulpId,
     mirror: bool,
-    customize: Vec<Box<dyn FnOnce(&mut Vec<Box<dyn Stage<T>>>) + Send>>,
+    customize: Vec<StageChange<T>>,
 }
 
 impl<T: ContentDetail> std::fmt::Debug for DeclarativeVersion<T> {
@@ -60,7 +65,10 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
     }
 
     /// The default stages after the first one.
-    pub fn default_stages(ctx: &SyncContext, association: &ContentAssociation) -> Vec<Box<dyn Stage<T>>> {
+    pub fn default_stages(
+        ctx: &SyncContext,
+        association: &ContentAssociation,
+    ) -> Vec<Box<dyn Stage<T>>> {
         vec![
             Box::new(QueryExistingArtifacts::new(ctx)),
             Box::new(ArtifactDownloader::new(ctx)),
@@ -74,7 +82,10 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
     }
 
     /// Runs the sync; the new version, or `None` when the repository did not change.
-    pub async fn create(self, ctx: &SyncContext) -> Result<Option<RepositoryVersion>, PipelineError> {
+    pub async fn create(
+        self,
+        ctx: &SyncContext,
+    ) -> Result<Option<RepositoryVersion>, PipelineError> {
         let association = ContentAssociation::new();
         let mut rest = Self::default_stages(ctx, &association);
         for change in self.customize {
@@ -120,8 +131,12 @@ async fn associate(
     version.add_content(&ids).await?;
     let made = version.commit().await?;
     if let Some(v) = &made {
-        adding.increment(v.counts.added.values().sum::<i64>().max(0) as u64).await?;
-        removing.increment(v.counts.removed.values().sum::<i64>().max(0) as u64).await?;
+        adding
+            .increment(v.counts.added.values().sum::<i64>().max(0) as u64)
+            .await?;
+        removing
+            .increment(v.counts.removed.values().sum::<i64>().max(0) as u64)
+            .await?;
     }
     adding.complete().await?;
     removing.complete().await?;

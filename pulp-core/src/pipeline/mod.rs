@@ -35,7 +35,7 @@ pub use content_stages::{
     ResolveContentFutures,
 };
 pub use context::{Progress, SyncContext};
-pub use declarative::DeclarativeVersion;
+pub use declarative::{DeclarativeVersion, Stages};
 pub use error::PipelineError;
 pub use stage::{
     run_stages, Stage, StageInput, StageOutput, BATCH_IDLE, BATCH_SIZE, CHANNEL_CAPACITY,

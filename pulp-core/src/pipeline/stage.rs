@@ -143,9 +143,9 @@ pub async fn run_stages<T: ContentDetail>(
     let mut first: Option<PipelineError> = None;
     while let Some(joined) = set.join_next().await {
         let result = match joined {
-            Ok((name, result)) => result.inspect_err(
-                |e| tracing::debug!(stage = %name, error = %e, "stage failed"),
-            ),
+            Ok((name, result)) => {
+                result.inspect_err(|e| tracing::debug!(stage = %name, error = %e, "stage failed"))
+            }
             Err(e) if e.is_panic() => Err(PipelineError::new(format!("a stage panicked: {e}"))),
             Err(_) => Err(PipelineError::Stopped),
         };

@@ -82,8 +82,13 @@ pub(crate) fn from_row(row: VersionRow) -> RepositoryVersion {
 }
 
 /// The complete version with this id.
-pub async fn get_version_by_id(db: &Database, id: PulpId) -> Result<RepositoryVersion, VersionError> {
-    let sql = format!("SELECT {VERSION_COLUMNS} FROM core_repositoryversion WHERE pulp_id = $1 AND complete");
+pub async fn get_version_by_id(
+    db: &Database,
+    id: PulpId,
+) -> Result<RepositoryVersion, VersionError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM core_repositoryversion WHERE pulp_id = $1 AND complete"
+    );
     let row: Option<VersionRow> = on_pool!(db, pool => {
         sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
     });
