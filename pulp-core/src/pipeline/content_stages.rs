@@ -79,6 +79,7 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let db = self.ctx.app().db().clone();
+            let mut statistics = Statistics::new::<T>();
             while let Some(mut batch) = input.batch(BATCH_SIZE).await {
                 let new: Vec<usize> = (0..batch.len())
                     .filter(|i| batch[*i].saved().is_none())
@@ -89,6 +90,7 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
                     for (i, model) in new.iter().zip(save_content(&db, units).await?) {
                         batch[*i].set_saved(model);
                     }
+                    statistics.inserted(&db, new.len()).await;
                 }
                 let mut links = Vec::new();
                 for dc in &batch {
@@ -123,6 +125,44 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
             }
             Ok(())
         })
+    }
+}
+
+/// Keeps PostgreSQL's planner statistics of the tables a sync fills up to date: a fresh
+/// table grows from nothing during one sync, long before autovacuum analyzes it, and with
+/// statistics saying "empty" the natural-key lookups turn into sequential scans (each batch
+/// then costs O(table)). `ANALYZE` runs each time the rows this sync inserted double.
+struct Statistics {
+    tables: String,
+    inserted: usize,
+    next: usize,
+}
+
+impl Statistics {
+    fn new<T: ContentDetail>() -> Self {
+        Self {
+            tables: format!(
+                "{}, core_content, core_contentartifact, core_remoteartifact, core_artifact",
+                T::TABLE
+            ),
+            inserted: 0,
+            next: 2_000,
+        }
+    }
+
+    async fn inserted(&mut self, db: &crate::db::Database, rows: usize) {
+        self.inserted += rows;
+        if self.inserted < self.next || db.backend() != crate::db::Backend::Postgres {
+            return;
+        }
+        self.next = self.inserted * 2;
+        let sql = format!("ANALYZE {}", self.tables);
+        let result: Result<(), sqlx::Error> = crate::on_pool!(db, pool => {
+            sqlx::query(&sql).execute(pool).await.map(|_| ())
+        });
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "ANALYZE during a sync failed");
+        }
     }
 }
 
