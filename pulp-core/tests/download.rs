@@ -299,3 +299,24 @@ async fn fetch_artifact_stores_in_one_pass_and_retries_a_broken_body() {
     assert!(matches!(err, DownloadError::DigestMismatch { .. }), "{err}");
     assert!(!storage.contains(&sha256(b"not it")).await.unwrap());
 }
+
+#[tokio::test]
+async fn requests_go_through_the_proxy_with_its_credentials() {
+    let proxy = TestServer::start().await;
+    proxy.set("/f", Reply::Ok(Bytes::from_static(b"via proxy")));
+    let mut r = RemoteFields::new("r", "http://origin.invalid/");
+    r.proxy_url = Some(proxy.url("/"));
+    r.proxy_username = Some("px".into());
+    r.proxy_password = Some("secret".into());
+    let d = Downloader::for_remote(&r).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = d
+        .fetch("http://origin.invalid/f", &ExpectedArtifact::any(), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&file.path).unwrap(), b"via proxy");
+    let headers = proxy.last_headers("/f");
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(get("proxy-authorization").as_deref(), Some("Basic cHg6c2VjcmV0"));
+    assert_eq!(get("host").as_deref(), Some("origin.invalid"));
+}
