@@ -311,12 +311,19 @@ async fn requests_go_through_the_proxy_with_its_credentials() {
     let d = Downloader::for_remote(&r).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = d
-        .fetch("http://origin.invalid/f", &ExpectedArtifact::any(), dir.path())
+        .fetch(
+            "http://origin.invalid/f",
+            &ExpectedArtifact::any(),
+            dir.path(),
+        )
         .await
         .unwrap();
     assert_eq!(std::fs::read(&file.path).unwrap(), b"via proxy");
     let headers = proxy.last_headers("/f");
     let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    assert_eq!(get("proxy-authorization").as_deref(), Some("Basic cHg6c2VjcmV0"));
+    assert_eq!(
+        get("proxy-authorization").as_deref(),
+        Some("Basic cHg6c2VjcmV0")
+    );
     assert_eq!(get("host").as_deref(), Some("origin.invalid"));
 }

@@ -37,5 +37,5 @@ pub use master::{
 };
 pub use store::{
     count, create, delete, find_content, get, get_many, get_master, list, list_masters,
-    save_content, update,
+    save_content, save_new_content, update,
 };

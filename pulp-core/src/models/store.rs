@@ -486,6 +486,24 @@ pub async fn save_content<T: ContentDetail>(
     db: &Database,
     units: Vec<T>,
 ) -> Result<Vec<Model<T>>, ModelError> {
+    save_content_impl(db, units, true).await
+}
+
+/// [`save_content`] for units the caller just looked up and did not find (the sync
+/// pipeline's content saver after [`find_content`]): inserts at once, and looks up only the
+/// units another writer saved in between. Same result as [`save_content`].
+pub async fn save_new_content<T: ContentDetail>(
+    db: &Database,
+    units: Vec<T>,
+) -> Result<Vec<Model<T>>, ModelError> {
+    save_content_impl(db, units, false).await
+}
+
+async fn save_content_impl<T: ContentDetail>(
+    db: &Database,
+    units: Vec<T>,
+    look_up_first: bool,
+) -> Result<Vec<Model<T>>, ModelError> {
     let mut errors = ValidationErrors::new();
     for unit in &units {
         unit.validate(&mut errors);
@@ -505,7 +523,9 @@ pub async fn save_content<T: ContentDetail>(
     let mut stored: HashMap<String, Model<T>> = HashMap::with_capacity(unique.len());
     let width = COMMON.len() + detail_column_names::<T>().len();
     for chunk in unique.chunks(rows_per_statement(width)) {
-        find_existing::<T>(db, chunk, &mut stored).await?;
+        if look_up_first {
+            find_existing::<T>(db, chunk, &mut stored).await?;
+        }
         let missing: Vec<&(String, Vec<SqlValue>, T)> = chunk
             .iter()
             .filter(|(k, _, _)| !stored.contains_key(k))

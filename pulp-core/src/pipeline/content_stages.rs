@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use super::{PipelineError, Stage, StageInput, StageOutput, SyncContext, BATCH_SIZE};
 use crate::db::PulpId;
 use crate::models::{
-    find_content, save_content, save_content_artifacts, save_remote_artifacts, ContentDetail,
+    find_content, save_content_artifacts, save_new_content, save_remote_artifacts, ContentDetail,
     RemoteArtifact,
 };
 
@@ -87,7 +87,7 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
                 let turn = self.ctx.write_turn().await;
                 if !new.is_empty() {
                     let units = new.iter().map(|i| batch[*i].content.clone()).collect();
-                    for (i, model) in new.iter().zip(save_content(&db, units).await?) {
+                    for (i, model) in new.iter().zip(save_new_content(&db, units).await?) {
                         batch[*i].set_saved(model);
                     }
                     statistics.inserted(&db, new.len()).await;
