@@ -90,7 +90,7 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
                     for (i, model) in new.iter().zip(save_new_content(&db, units).await?) {
                         batch[*i].set_saved(model);
                     }
-                    statistics.inserted(&db, new.len()).await;
+                    statistics.inserted(&db, new.len());
                 }
                 let mut links = Vec::new();
                 for dc in &batch {
@@ -131,7 +131,8 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
 /// Keeps PostgreSQL's planner statistics of the tables a sync fills up to date: a fresh
 /// table grows from nothing during one sync, long before autovacuum analyzes it, and with
 /// statistics saying "empty" the natural-key lookups turn into sequential scans (each batch
-/// then costs O(table)). `ANALYZE` runs each time the rows this sync inserted double.
+/// then costs O(table)). `ANALYZE` runs (in the background) once this sync inserted 8,000
+/// units, and again each time that number doubles.
 struct Statistics {
     tables: String,
     inserted: usize,
@@ -146,23 +147,28 @@ impl Statistics {
                 T::TABLE
             ),
             inserted: 0,
-            next: 2_000,
+            next: 8_000,
         }
     }
 
-    async fn inserted(&mut self, db: &crate::db::Database, rows: usize) {
+    /// Counts `rows` inserted; past the threshold, analyzes in the background (the sync
+    /// does not wait for it).
+    fn inserted(&mut self, db: &crate::db::Database, rows: usize) {
         self.inserted += rows;
         if self.inserted < self.next || db.backend() != crate::db::Backend::Postgres {
             return;
         }
         self.next = self.inserted * 2;
         let sql = format!("ANALYZE {}", self.tables);
-        let result: Result<(), sqlx::Error> = crate::on_pool!(db, pool => {
-            sqlx::query(&sql).execute(pool).await.map(|_| ())
+        let db = db.clone();
+        tokio::spawn(async move {
+            let result: Result<(), sqlx::Error> = crate::on_pool!(&db, pool => {
+                sqlx::query(&sql).execute(pool).await.map(|_| ())
+            });
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "ANALYZE during a sync failed");
+            }
         });
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "ANALYZE during a sync failed");
-        }
     }
 }
 
