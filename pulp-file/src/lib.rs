@@ -4,16 +4,23 @@
 //! (`relative_path,sha256,size` per line). This release declares the plugin's component,
 //! settings, migrations and detail types ([`FileContent`], [`FileRemote`],
 //! [`FileRepository`] with Pulp's repo-key de-duplication, [`FilePublication`],
-//! [`FileDistribution`]) and their create bodies ([`serializers`]); sync, publish and the
-//! REST routes arrive with the next issues.
+//! [`FileDistribution`]) and their create bodies ([`serializers`]), the sync task
+//! ([`SYNC_TASK`], [`sync::synchronize`] with [`sync::FileFirstStage`]) and the publish task
+//! ([`PUBLISH_TASK`], [`publish::publish`]; autopublish on new versions).
 
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod manifest;
 mod models;
+pub mod publish;
 pub mod serializers;
+pub mod sync;
 
 pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, FileRepository};
+pub use publish::{publish, PublishArgs, PublishError, PUBLISH_TASK};
+pub use sync::{synchronize, SyncArgs, SYNC_TASK};
 
+use pulp_plugin_api::models::Detail;
 use pulp_plugin_api::{Component, Migration, Plugin, Registry, SettingError};
 
 /// The file plugin.
@@ -58,6 +65,10 @@ impl Plugin for FilePlugin {
             .publication::<FilePublication>()
             .distribution::<FileDistribution>();
         r.content_upload::<FileContent>();
+        r.task(SYNC_TASK, sync::sync_task);
+        r.task(PUBLISH_TASK, publish::publish_task);
+        r.sync_task(<FileRepository as Detail>::PULP_TYPE, SYNC_TASK);
+        r.publish_task(<FilePublication as Detail>::PULP_TYPE, PUBLISH_TASK);
     }
 
     fn name(&self) -> &str {

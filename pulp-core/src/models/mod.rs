@@ -18,9 +18,9 @@ pub(crate) mod sql;
 mod store;
 
 pub use artifact::{
-    artifacts_by_id, content_artifacts, find_artifact, find_artifacts, remote_artifacts,
-    save_artifact, save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact,
-    RemoteArtifact,
+    artifacts_by_id, content_artifacts, find_artifact, find_artifacts, forget_artifacts,
+    remote_artifacts, save_artifact, save_artifacts, save_content_artifacts,
+    save_remote_artifacts, Artifact, ContentArtifact, RemoteArtifact,
 };
 pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
 pub use error::ModelError;
@@ -38,5 +38,6 @@ pub use master::{
 };
 pub use single_artifact::SingleArtifactContent;
 pub use store::{
-    count, create, delete, get, get_many, get_master, list, list_masters, save_content, update,
+    count, create, delete, find_content, get, get_many, get_master, list, list_masters,
+    save_content, save_new_content, update,
 };

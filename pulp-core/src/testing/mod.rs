@@ -6,6 +6,8 @@
 //! skipped with a message, except under CI (`CI=true`), where a missing or unreachable
 //! PostgreSQL fails the test.
 
+pub mod http;
+
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;

@@ -1,0 +1,244 @@
+//! [`Downloader`]: the HTTP client of one remote, with its limits and retries.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::Semaphore;
+
+use super::fetch::{fetch_once, DownloadedFile};
+use super::limits::RateLimiter;
+use super::{DownloadError, DownloadResponse};
+use crate::models::RemoteFields;
+use crate::storage::ExpectedArtifact;
+
+/// Concurrent downloads of a remote that does not set `download_concurrency` (Pulp's 10).
+pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 10;
+/// Retries of a remote that does not set `max_retries` (Pulp's 3).
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// First backoff delay; doubled on each retry.
+const BACKOFF_START: Duration = Duration::from_millis(200);
+/// Longest backoff delay.
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    concurrency: Arc<Semaphore>,
+    rate: Option<RateLimiter>,
+    max_retries: u32,
+    auth: Option<(String, String)>,
+}
+
+/// The downloader of one remote; cheap to clone (the client, the concurrency semaphore and
+/// the rate limiter are shared by the clones).
+#[derive(Debug, Clone)]
+pub struct Downloader {
+    inner: Arc<Inner>,
+}
+
+fn seconds(field: &str, value: Option<f64>) -> Result<Option<Duration>, DownloadError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) => Err(DownloadError::InvalidRemote(format!(
+            "{field} {v} is not a number of seconds"
+        ))),
+    }
+}
+
+fn invalid(what: &str) -> impl Fn(reqwest::Error) -> DownloadError + '_ {
+    move |e| DownloadError::InvalidRemote(format!("{what}: {e}"))
+}
+
+/// The remote's `headers` (`[{"name": "value"}, …]`).
+fn headers(remote: &RemoteFields) -> Result<HeaderMap, DownloadError> {
+    let mut map = HeaderMap::new();
+    for entry in &remote.headers {
+        let serde_json::Value::Object(pairs) = entry else {
+            return Err(DownloadError::InvalidRemote(format!(
+                "header {entry} is not an object {{\"name\": \"value\"}}"
+            )));
+        };
+        for (name, value) in pairs {
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| DownloadError::InvalidRemote(format!("bad header name '{name}'")))?;
+            let value = HeaderValue::from_str(&value).map_err(|_| {
+                DownloadError::InvalidRemote(format!("bad value for header '{name}'"))
+            })?;
+            map.append(name, value);
+        }
+    }
+    Ok(map)
+}
+
+impl Downloader {
+    /// The downloader of `remote`: proxy (with `proxy_username`/`proxy_password`), basic
+    /// auth (`username`/`password`), client certificate and key, CA bundle,
+    /// `tls_validation`, extra `headers`, `connect_timeout` (or `sock_connect_timeout`),
+    /// `sock_read_timeout`, `total_timeout`, `download_concurrency`, `rate_limit`,
+    /// `max_retries`.
+    pub fn for_remote(remote: &RemoteFields) -> Result<Self, DownloadError> {
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers(remote)?)
+            .user_agent(concat!("pulp-rs/", env!("CARGO_PKG_VERSION")))
+            .danger_accept_invalid_certs(!remote.tls_validation);
+        let connect = seconds("connect_timeout", remote.connect_timeout)?.or(seconds(
+            "sock_connect_timeout",
+            remote.sock_connect_timeout,
+        )?);
+        if let Some(t) = connect {
+            builder = builder.connect_timeout(t);
+        }
+        if let Some(t) = seconds("sock_read_timeout", remote.sock_read_timeout)? {
+            builder = builder.read_timeout(t);
+        }
+        if let Some(t) = seconds("total_timeout", remote.total_timeout)? {
+            builder = builder.timeout(t);
+        }
+        if let Some(proxy_url) = &remote.proxy_url {
+            let mut proxy = reqwest::Proxy::all(proxy_url).map_err(invalid("proxy_url"))?;
+            if let (Some(user), Some(password)) = (&remote.proxy_username, &remote.proxy_password) {
+                proxy = proxy.basic_auth(user, password);
+            }
+            builder = builder.proxy(proxy);
+        }
+        if let Some(ca) = &remote.ca_cert {
+            for cert in
+                reqwest::Certificate::from_pem_bundle(ca.as_bytes()).map_err(invalid("ca_cert"))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&remote.client_cert, &remote.client_key) {
+            (Some(cert), Some(key)) => {
+                let pem = format!("{cert}\n{key}");
+                let identity = reqwest::Identity::from_pem(pem.as_bytes())
+                    .map_err(invalid("client_cert/client_key"))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(DownloadError::InvalidRemote(
+                    "client_cert and client_key must be given together".into(),
+                ))
+            }
+        }
+        let client = builder.build().map_err(invalid("client"))?;
+        let concurrency = remote
+            .download_concurrency
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_DOWNLOAD_CONCURRENCY);
+        let max_retries = remote
+            .max_retries
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(DEFAULT_MAX_RETRIES);
+        let auth = match (&remote.username, &remote.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            _ => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                concurrency: Arc::new(Semaphore::new(concurrency)),
+                rate: RateLimiter::new(remote.rate_limit),
+                max_retries,
+                auth,
+            }),
+        })
+    }
+
+    /// How many retries a failed download gets.
+    pub fn max_retries(&self) -> u32 {
+        self.inner.max_retries
+    }
+
+    /// GETs `url`, retrying (with exponential backoff) connection errors, timeouts, 429 and
+    /// 5xx until response headers arrive; then the body streams (no retry mid-body). The
+    /// response holds one of the remote's `download_concurrency` slots until it is dropped.
+    pub async fn open(&self, url: &str) -> Result<DownloadResponse, DownloadError> {
+        self.retrying(|| self.open_once(url)).await
+    }
+
+    /// Downloads `url` into a new temporary file under `dir`, validating size and every
+    /// expected digest while it streams; the whole download is retried on retryable errors.
+    /// The file is removed on failure; on success the caller owns it (ingest it, then remove
+    /// it).
+    pub async fn fetch(
+        &self,
+        url: &str,
+        expected: &ExpectedArtifact,
+        dir: &Path,
+    ) -> Result<DownloadedFile, DownloadError> {
+        self.retrying(|| async {
+            let response = self.open_once(url).await?;
+            fetch_once(response, expected, dir).await
+        })
+        .await
+    }
+
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, DownloadError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, DownloadError>>,
+    {
+        let mut delay = BACKOFF_START;
+        let mut tries = 0;
+        loop {
+            match attempt().await {
+                Err(e) if e.is_retryable() && tries < self.inner.max_retries => {
+                    tries += 1;
+                    tracing::debug!(error = %e, tries, "download failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(BACKOFF_MAX);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_once(&self, url: &str) -> Result<DownloadResponse, DownloadError> {
+        let parsed = url::Url::parse(url).map_err(|_| DownloadError::InvalidUrl(url.into()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(DownloadError::InvalidUrl(url.into()));
+        }
+        let permit = self
+            .inner
+            .concurrency
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| DownloadError::InvalidRemote("downloader closed".into()))?;
+        if let Some(rate) = &self.inner.rate {
+            rate.acquire().await;
+        }
+        let mut request = self.inner.client.get(parsed);
+        if let Some((user, password)) = &self.inner.auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| DownloadError::from_reqwest(url, &e))?;
+        let status = response.status().as_u16();
+        if status == 404 || status == 410 {
+            return Err(DownloadError::NotFound {
+                url: url.into(),
+                status,
+            });
+        }
+        if !response.status().is_success() {
+            return Err(DownloadError::Http {
+                url: url.into(),
+                status,
+            });
+        }
+        Ok(DownloadResponse::new(url, response, permit))
+    }
+}
