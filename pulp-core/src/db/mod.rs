@@ -57,5 +57,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0004_published.sqlite.sql"),
             postgres: include_str!("migrations/core_0004_published.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0005_content_app",
+            sqlite: include_str!("migrations/core_0005_content_app.sqlite.sql"),
+            postgres: include_str!("migrations/core_0005_content_app.postgres.sql"),
+        },
     ]
 }
