@@ -175,11 +175,11 @@ async fn files_under(
             "SELECT pa.relative_path, a.size, a.pulp_created FROM core_publishedartifact pa \
              JOIN core_contentartifact ca ON ca.pulp_id = pa.content_artifact_id \
              LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-             WHERE pa.publication_id = $1 AND substr(pa.relative_path, 1, $2) = $3 \
+             WHERE pa.publication_id = $1 AND substr(pa.relative_path, 1, CAST($2 AS INTEGER)) = $3 \
              UNION ALL \
              SELECT pm.relative_path, a.size, a.pulp_created FROM core_publishedmetadata pm \
              JOIN core_artifact a ON a.pulp_id = pm.artifact_id \
-             WHERE pm.publication_id = $1 AND substr(pm.relative_path, 1, $2) = $3 \
+             WHERE pm.publication_id = $1 AND substr(pm.relative_path, 1, CAST($2 AS INTEGER)) = $3 \
              LIMIT $4"
                 .to_string(),
             vec![
@@ -205,7 +205,7 @@ async fn files_under(
                      FROM core_repositorycontent rc \
                      JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
                      LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-                     WHERE {condition} AND substr(ca.relative_path, 1, $1) = $2 LIMIT $3"
+                     WHERE {condition} AND substr(ca.relative_path, 1, CAST($1 AS INTEGER)) = $2 LIMIT $3"
                 ),
                 values,
             )
