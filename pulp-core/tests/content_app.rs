@@ -139,7 +139,15 @@ struct Fixture {
 
 impl Fixture {
     async fn new(t: &TestDatabase) -> Fixture {
+        Self::with(t, |_| {}).await
+    }
+
+    async fn with(
+        t: &TestDatabase,
+        change: impl FnOnce(&mut pulp_core::settings::Settings),
+    ) -> Fixture {
         let mut settings = t.settings();
+        change(&mut settings);
         settings.extra.insert(
             "content_distribution_cache_ttl".into(),
             serde_json::json!(0),
@@ -285,7 +293,72 @@ fn header(r: &reqwest::Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A new bucket on the S3 test server (`PULP_TEST_S3_ENDPOINT`), as storage settings.
+async fn s3_settings(endpoint: &str, redirect: bool) -> pulp_core::settings::StorageSettings {
+    let bucket = format!("pulp-content-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    pulp_core::settings::StorageSettings {
+        url: Some(format!("s3://{bucket}/pulp")),
+        options: [
+            ("aws_endpoint", endpoint),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+            ("aws_region", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        redirect_to_object_storage: redirect,
+    }
+}
+
 pulp_core::db_tests! {
+    async fn object_storage_redirects_or_streams(t: &TestDatabase) {
+        let Some(endpoint) = pulp_core::testing::required_service("PULP_TEST_S3_ENDPOINT", "an S3-compatible server") else {
+            return;
+        };
+        let body = data(300_000, 7);
+        for redirect in [true, false] {
+            let storage = s3_settings(&endpoint, redirect).await;
+            let f = Fixture::with(t, |s| s.storage = storage).await;
+            let repo = f.repository(&format!("r{redirect}")).await;
+            let (unit, _) = f.stored_blob("f.bin", &body).await;
+            f.add(repo, &[unit], &[]).await;
+            f.distribution(&format!("d{redirect}"), &format!("s3{redirect}"), |d| d.repository_id = Some(repo)).await;
+            let path = format!("/pulp/content/s3{redirect}/f.bin");
+            let r = f.get(&path).await;
+            if redirect {
+                assert_eq!(r.status(), 302);
+                let location = header(&r, "location");
+                assert!(location.contains("X-Amz-Signature"), "{location}");
+                let fetched = reqwest::get(&location).await.unwrap();
+                assert_eq!(fetched.status(), 200);
+                assert!(fetched.bytes().await.unwrap() == body);
+            } else {
+                assert_eq!(r.status(), 200);
+                assert!(r.bytes().await.unwrap() == body);
+                let r = f.get_with(&path, "range", "bytes=100-199,-3").await;
+                assert_eq!(r.status(), 206);
+                let text = r.bytes().await.unwrap();
+                let needle = &body[100..=199];
+                assert!(text.windows(needle.len()).any(|w| w == needle));
+                let r = f.get_with(&path, "range", "bytes=-3").await;
+                assert_eq!(r.bytes().await.unwrap(), body[body.len() - 3..]);
+            }
+            // Tests share the database: drop this round's rows.
+            let db = f.app.db();
+            on_pool!(db, pool => {
+                sqlx::query("DELETE FROM core_distribution").execute(pool).await.unwrap();
+            });
+        }
+    }
+
     async fn ranges_head_and_conditional_requests(t: &TestDatabase) {
         let f = Fixture::new(t).await;
         let repo = f.repository("r").await;
