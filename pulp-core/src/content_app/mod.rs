@@ -11,6 +11,7 @@
 
 mod base_path;
 mod distributions;
+mod file_cache;
 pub mod guard;
 pub mod http;
 mod listing;
@@ -67,7 +68,9 @@ impl IntoResponse for ContentAppError {
 /// downloads in flight. One per [`App`] (see [`App::content_state`]).
 #[derive(Debug)]
 pub struct ContentState {
+    prefix: String,
     distributions: DistributionCache,
+    files: file_cache::FileCache,
     on_demand: OnDemand,
 }
 
@@ -82,7 +85,9 @@ impl ContentState {
             .map(Duration::from_secs_f64)
             .unwrap_or(DEFAULT_CACHE_TTL);
         Self {
+            prefix: normalized_prefix(&settings.content_path_prefix),
             distributions: DistributionCache::new(ttl),
+            files: file_cache::FileCache::new(ttl),
             on_demand: OnDemand::default(),
         }
     }
@@ -91,6 +96,7 @@ impl ContentState {
     /// deleting one in this process; other processes see changes after the TTL).
     pub fn invalidate_distributions(&self) {
         self.distributions.invalidate();
+        self.files.clear();
     }
 
     /// The on-demand downloads.
@@ -111,8 +117,8 @@ pub fn content_router(app: App) -> Router {
 }
 
 /// The configured prefix, with exactly one leading and one trailing `/`.
-fn prefix(app: &App) -> String {
-    let trimmed = app.settings().content_path_prefix.trim_matches('/');
+fn normalized_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
     if trimmed.is_empty() {
         "/".into()
     } else {
@@ -167,7 +173,7 @@ async fn route(app: &App, parts: &Parts, head: bool) -> Result<Response, Content
     let Ok(path) = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() else {
         return Ok(not_found());
     };
-    let prefix = prefix(app);
+    let prefix = &app.content_state().prefix;
     if path.len() + 1 == prefix.len() && prefix.starts_with(path.as_ref()) {
         return Ok(redirect_to_directory(parts));
     }
@@ -255,8 +261,9 @@ async fn serve_path(
             if let Some(Resolved::Artifact(file)) =
                 resolve::resolve_file(db, &dist.source, &index).await?
             {
+                let prepared = respond::Prepared::new(file, "index.html", None);
                 return Ok(Some(
-                    respond::serve_artifact(app, head, &parts.headers, &file, "index.html").await,
+                    respond::serve_artifact(app, head, &parts.headers, &prepared).await,
                 ));
             }
         }
@@ -272,10 +279,24 @@ async fn serve_path(
             },
         ));
     }
+    let files = &app.content_state().files;
+    if let Some(hit) = files.get(dist.pulp_id, &relative) {
+        return Ok(Some(
+            respond::serve_artifact(app, head, &parts.headers, &hit).await,
+        ));
+    }
     Ok(Some(
         match resolve::resolve_file(db, &dist.source, &relative).await? {
             Some(Resolved::Artifact(file)) => {
-                respond::serve_artifact(app, head, &parts.headers, &file, name).await
+                let mut bytes = None;
+                if files.enabled() && file.size <= file_cache::CACHED_BYTES_LIMIT {
+                    bytes = respond::read_small(app, &file).await.ok();
+                }
+                let prepared = std::sync::Arc::new(respond::Prepared::new(file, name, bytes));
+                if files.enabled() {
+                    files.put(dist.pulp_id, &relative, prepared.clone());
+                }
+                respond::serve_artifact(app, head, &parts.headers, &prepared).await
             }
             Some(Resolved::Remote {
                 content_artifact_id,

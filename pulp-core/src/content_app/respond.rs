@@ -46,26 +46,53 @@ pub fn plain(status: StatusCode, text: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// Serves a stored artifact as the file `name`.
+/// What the responses for one file need, computed once (and cached with the file).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The artifact.
+    pub artifact: ArtifactFile,
+    /// Its bytes, when small and already read.
+    pub bytes: Option<Bytes>,
+    validators: Validators,
+    common: HeaderMap,
+    content_type: HeaderValue,
+}
+
+impl Prepared {
+    /// The headers of `artifact` served as the file `name`.
+    pub fn new(artifact: ArtifactFile, name: &str, bytes: Option<Bytes>) -> Self {
+        let validators = Validators {
+            etag: format!("\"{}\"", artifact.sha256),
+            last_modified: truncate_to_seconds(artifact.created.into()),
+        };
+        let mut common = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&validators.etag) {
+            common.insert(header::ETAG, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&validators.last_modified_header()) {
+            common.insert(header::LAST_MODIFIED, v);
+        }
+        common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        Self {
+            artifact,
+            bytes,
+            validators,
+            common,
+            content_type: content_type(name),
+        }
+    }
+}
+
+/// Serves a stored artifact.
 pub async fn serve_artifact(
     app: &App,
     head: bool,
     headers: &HeaderMap,
-    artifact: &ArtifactFile,
-    name: &str,
+    prepared: &Prepared,
 ) -> Response {
-    let validators = Validators {
-        etag: format!("\"{}\"", artifact.sha256),
-        last_modified: truncate_to_seconds(artifact.created.into()),
-    };
-    let mut common = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&validators.etag) {
-        common.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&validators.last_modified_header()) {
-        common.insert(header::LAST_MODIFIED, v);
-    }
-    common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let artifact = &prepared.artifact;
+    let validators = &prepared.validators;
+    let mut common = prepared.common.clone();
     if validators.not_modified(headers) {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
@@ -91,12 +118,15 @@ pub async fn serve_artifact(
         }
     }
     let size = artifact.size;
-    let kind = content_type(name);
+    let kind = prepared.content_type.clone();
     let ranges = match header_str(headers, header::RANGE) {
         Some(value) if validators.range_applies(headers) => parse_range(value, size),
         _ => RangeRequest::Full,
     };
-    let source = Source::new(app, &artifact.file);
+    let source = match prepared.bytes.clone() {
+        Some(bytes) => Source::Memory(bytes),
+        None => Source::new(app, &artifact.file),
+    };
     match ranges {
         RangeRequest::Unsatisfiable => {
             common.insert(
@@ -205,9 +235,17 @@ fn multipart_parts(
     parts
 }
 
+/// The bytes of a small stored artifact.
+pub async fn read_small(app: &App, artifact: &ArtifactFile) -> Result<Bytes, std::io::Error> {
+    Source::new(app, &artifact.file)
+        .read_small(artifact.size)
+        .await
+}
+
 /// Where an artifact's bytes come from.
 #[derive(Clone)]
 enum Source {
+    Memory(Bytes),
     Local(std::path::PathBuf),
     Object {
         store: std::sync::Arc<dyn object_store::ObjectStore>,
@@ -229,6 +267,7 @@ impl Source {
 
     async fn read_small(&self, size: u64) -> Result<Bytes, std::io::Error> {
         match self {
+            Source::Memory(bytes) => Ok(bytes.clone()),
             Source::Local(path) => {
                 let path = path.clone();
                 let data = tokio::task::spawn_blocking(move || std::fs::read(path))
@@ -250,6 +289,11 @@ impl Source {
     /// `len` bytes from `start`.
     fn range(&self, start: u64, len: u64) -> ByteStream {
         match self.clone() {
+            Source::Memory(bytes) => {
+                let start = (start as usize).min(bytes.len());
+                let end = start.saturating_add(len as usize).min(bytes.len());
+                stream::once(async move { Ok(bytes.slice(start..end)) }).boxed()
+            }
             Source::Local(path) => stream::once(async move {
                 let mut file = tokio::fs::File::open(&path).await?;
                 if start > 0 {
