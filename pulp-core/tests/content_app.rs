@@ -147,11 +147,12 @@ impl Fixture {
         change: impl FnOnce(&mut pulp_core::settings::Settings),
     ) -> Fixture {
         let mut settings = t.settings();
-        change(&mut settings);
+        // No caching unless a test asks for it: tests change data between requests.
         settings.extra.insert(
             "content_distribution_cache_ttl".into(),
             serde_json::json!(0),
         );
+        change(&mut settings);
         let app = App::builder(SettingsSources::defaults_only())
             .plugin(plugin)
             .build_with(settings)
@@ -506,6 +507,36 @@ pulp_core::db_tests! {
         // Plugin routes.
         let hello = f.get("/pulp/content/_plugin/hello").await;
         assert_eq!(hello.text().await.unwrap(), "hello from a plugin");
+    }
+
+    async fn cached_paths_serve_until_the_ttl_or_an_invalidation(t: &TestDatabase) {
+        let f = Fixture::with(t, |s| {
+            s.extra.insert("content_distribution_cache_ttl".into(), serde_json::json!(600));
+        })
+        .await;
+        let repo = f.repository("r").await;
+        let old = data(5000, 8);
+        let (one, _) = f.stored_blob("f.bin", &old).await;
+        f.add(repo, &[one], &[]).await;
+        f.distribution("d", "cached", |d| d.repository_id = Some(repo)).await;
+        let path = "/pulp/content/cached/f.bin";
+        assert!(f.get(path).await.bytes().await.unwrap() == old);
+        // Served from the cache: ranges, conditional requests and HEAD behave the same.
+        let r = f.get_with(path, "range", "bytes=10-19,-2").await;
+        assert_eq!(r.status(), 206);
+        let r = f.get_with(path, "range", "bytes=4990-").await;
+        assert_eq!(r.bytes().await.unwrap(), old[4990..]);
+        let etag = format!("\"{}\"", sha256(&old));
+        assert_eq!(f.get_with(path, "if-none-match", &etag).await.status(), 304);
+        let head = f.client.head(f.url(path)).send().await.unwrap();
+        assert_eq!(header(&head, "content-length"), "5000");
+
+        let new = data(6000, 9);
+        let (two, _) = f.stored_blob("f.bin", &new).await;
+        f.add(repo, &[two], &[one]).await;
+        assert!(f.get(path).await.bytes().await.unwrap() == old, "cached for the TTL");
+        f.app.content_state().invalidate_distributions();
+        assert!(f.get(path).await.bytes().await.unwrap() == new);
     }
 
     async fn sources_latest_fixed_and_publication(t: &TestDatabase) {
