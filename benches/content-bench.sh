@@ -10,9 +10,11 @@
 #    storage, a pulp_file repository holding both files, distributed at base path `bench`).
 # 3. Small file: `wrk -t2 -c16 -d10s` on each, requests/s.
 # 4. Big file: 50 concurrent `curl` downloads of the whole file on each, wall time and
-#    throughput; the content app's RSS is sampled every 0.2 s during the run.
+#    throughput; the content app's RSS is sampled every 0.2 s during its runs.
+# Each measurement runs ROUNDS times (default 3), nginx and the content app alternating, and
+# the medians are compared (the machine is shared: single runs swing by ±30%).
 #
-# Environment: BIG_MIB=N makes the big file N MiB (default 1024), CLIENTS=N (default 50),
+# Environment: ROUNDS=N, BIG_MIB=N makes the big file N MiB (default 1024), CLIENTS=N (default 50),
 # DURATION=10s for wrk, NGINX_PORT / PULP_PORT (default 18080 / 18081). CARGO_TARGET_DIR is
 # honoured. Needs nginx, wrk and curl (`apt-get install -y wrk nginx curl`).
 set -euo pipefail
@@ -22,6 +24,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIG_MIB="${BIG_MIB:-1024}"
 CLIENTS="${CLIENTS:-50}"
 DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
 NGINX_PORT="${NGINX_PORT:-18080}"
 PULP_PORT="${PULP_PORT:-18081}"
 
@@ -83,15 +86,23 @@ echo "both servers answer with the same bytes"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-echo
-echo "== small file: wrk -t2 -c16 -d$DURATION"
-rps() { wrk -t2 -c16 -d"$DURATION" "$1" | tee /dev/stderr | awk '/^Requests\/sec/ {print $2}'; }
-NGINX_RPS=$(rps "$NGINX_URL/small.bin")
-PULP_RPS=$(rps "$PULP_URL/small.bin")
-echo "RSS of the content app after the small-file run: $(rss_kib $PULP_PID) KiB"
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo
-echo "== big file: $CLIENTS concurrent downloads of ${BIG_MIB} MiB"
+echo "== small file: wrk -t2 -c16 -d$DURATION, $ROUNDS rounds"
+rps() { wrk -t2 -c16 -d"$DURATION" "$1" | tee -a "$WORK/wrk.log" | awk '/^Requests\/sec/ {print $2}'; }
+: > "$WORK/small-nginx"; : > "$WORK/small-pulp"
+for round in $(seq 1 "$ROUNDS"); do
+    n=$(rps "$NGINX_URL/small.bin"); p=$(rps "$PULP_URL/small.bin")
+    echo "round $round: nginx $n req/s, content app $p req/s"
+    echo "$n" >> "$WORK/small-nginx"; echo "$p" >> "$WORK/small-pulp"
+done
+NGINX_RPS=$(median < "$WORK/small-nginx")
+PULP_RPS=$(median < "$WORK/small-pulp")
+echo "RSS of the content app after the small-file runs: $(rss_kib $PULP_PID) KiB"
+
+echo
+echo "== big file: $CLIENTS concurrent downloads of ${BIG_MIB} MiB, $ROUNDS rounds"
 download_all() {
     local url="$1" start end pids=()
     start=$(date +%s.%N)
@@ -103,19 +114,26 @@ download_all() {
     end=$(date +%s.%N)
     echo "$start $end" | awk '{printf "%.2f", $2 - $1}'
 }
-NGINX_SECONDS=$(download_all "$NGINX_URL/big.bin")
 RSS_BEFORE=$(rss_kib $PULP_PID)
-( while kill -0 $PULP_PID 2>/dev/null; do rss_kib $PULP_PID; sleep 0.2; done ) > "$WORK/rss.log" &
-SAMPLER=$!
-PULP_SECONDS=$(download_all "$PULP_URL/big.bin")
-kill $SAMPLER 2>/dev/null || true
+: > "$WORK/big-nginx"; : > "$WORK/big-pulp"; : > "$WORK/rss.log"
+for round in $(seq 1 "$ROUNDS"); do
+    n=$(download_all "$NGINX_URL/big.bin")
+    ( while kill -0 $PULP_PID 2>/dev/null; do rss_kib $PULP_PID; sleep 0.2; done ) >> "$WORK/rss.log" &
+    SAMPLER=$!
+    p=$(download_all "$PULP_URL/big.bin")
+    kill $SAMPLER 2>/dev/null || true
+    echo "round $round: nginx $n s, content app $p s"
+    echo "$n" >> "$WORK/big-nginx"; echo "$p" >> "$WORK/big-pulp"
+done
+NGINX_SECONDS=$(median < "$WORK/big-nginx")
+PULP_SECONDS=$(median < "$WORK/big-pulp")
 RSS_MAX=$(sort -n "$WORK/rss.log" | tail -1)
 RSS_AFTER=$(rss_kib $PULP_PID)
 
 echo
-echo "== results"
+echo "== results (medians of $ROUNDS rounds)"
 awk -v n="$NGINX_RPS" -v p="$PULP_RPS" 'BEGIN {printf "small file  nginx %10.0f req/s   content app %10.0f req/s   ratio %.2f\n", n, p, p / n}'
 awk -v mib="$BIG_MIB" -v c="$CLIENTS" -v n="$NGINX_SECONDS" -v p="$PULP_SECONDS" 'BEGIN {
     total = mib * c / 1024;
     printf "big file    nginx %6.2f s (%6.2f GiB/s)   content app %6.2f s (%6.2f GiB/s)   ratio %.2f\n", n, total / n, p, total / p, n / p }'
-echo "content app RSS: before the big-file run ${RSS_BEFORE} KiB, peak during it ${RSS_MAX} KiB, after ${RSS_AFTER} KiB"
+echo "content app RSS: before the big-file runs ${RSS_BEFORE} KiB, peak during them ${RSS_MAX} KiB, after ${RSS_AFTER} KiB"
