@@ -85,6 +85,8 @@ done
 echo "both servers answer with the same bytes"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# Anonymous memory only (file pages mapped while sending are page cache, not the app's).
+anon_kib() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
@@ -115,10 +117,12 @@ download_all() {
     echo "$start $end" | awk '{printf "%.2f", $2 - $1}'
 }
 RSS_BEFORE=$(rss_kib $PULP_PID)
-: > "$WORK/big-nginx"; : > "$WORK/big-pulp"; : > "$WORK/rss.log"
+: > "$WORK/big-nginx"; : > "$WORK/big-pulp"; : > "$WORK/rss.log"; : > "$WORK/anon.log"
 for round in $(seq 1 "$ROUNDS"); do
     n=$(download_all "$NGINX_URL/big.bin")
-    ( while kill -0 $PULP_PID 2>/dev/null; do rss_kib $PULP_PID; sleep 0.2; done ) >> "$WORK/rss.log" &
+    ( while kill -0 $PULP_PID 2>/dev/null; do
+        rss_kib $PULP_PID >> "$WORK/rss.log"; anon_kib $PULP_PID >> "$WORK/anon.log"; sleep 0.2
+    done ) &
     SAMPLER=$!
     p=$(download_all "$PULP_URL/big.bin")
     kill $SAMPLER 2>/dev/null || true
@@ -128,6 +132,7 @@ done
 NGINX_SECONDS=$(median < "$WORK/big-nginx")
 PULP_SECONDS=$(median < "$WORK/big-pulp")
 RSS_MAX=$(sort -n "$WORK/rss.log" | tail -1)
+ANON_MAX=$(sort -n "$WORK/anon.log" | tail -1)
 RSS_AFTER=$(rss_kib $PULP_PID)
 
 echo
@@ -136,4 +141,4 @@ awk -v n="$NGINX_RPS" -v p="$PULP_RPS" 'BEGIN {printf "small file  nginx %10.0f 
 awk -v mib="$BIG_MIB" -v c="$CLIENTS" -v n="$NGINX_SECONDS" -v p="$PULP_SECONDS" 'BEGIN {
     total = mib * c / 1024;
     printf "big file    nginx %6.2f s (%6.2f GiB/s)   content app %6.2f s (%6.2f GiB/s)   ratio %.2f\n", n, total / n, p, total / p, n / p }'
-echo "content app RSS: before the big-file runs ${RSS_BEFORE} KiB, peak during them ${RSS_MAX} KiB, after ${RSS_AFTER} KiB"
+echo "content app RSS: before the big-file runs ${RSS_BEFORE} KiB, peak during them ${RSS_MAX} KiB (anonymous ${ANON_MAX} KiB), after ${RSS_AFTER} KiB"

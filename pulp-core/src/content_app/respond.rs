@@ -1,7 +1,6 @@
 //! Responses for stored artifacts: headers, conditional requests, ranges, bodies streamed
 //! from the local disk or object storage (or a redirect to a presigned URL).
 
-use std::io::SeekFrom;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -234,8 +233,8 @@ fn multipart_parts(
     parts
 }
 
-/// `len` bytes from `start` of a local file, read on the blocking pool in large chunks
-/// straight into the buffers sent (no intermediate copy, no zero-filling).
+/// `len` bytes from `start` of a local file, mapped on the blocking pool in large chunks
+/// (no copy before the socket's).
 fn local_range(path: std::path::PathBuf, start: u64, len: u64) -> ByteStream {
     struct Reading {
         file: Option<std::fs::File>,
@@ -258,18 +257,12 @@ fn local_range(path: std::path::PathBuf, start: u64, len: u64) -> ByteStream {
         let path = state.path.clone();
         let position = state.position;
         let read =
-            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, Vec<u8>)> {
-                use std::io::{Read, Seek};
-                let mut file = match file {
+            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, Bytes)> {
+                let file = match file {
                     Some(file) => file,
-                    None => {
-                        let mut file = std::fs::File::open(&path)?;
-                        file.seek(SeekFrom::Start(position))?;
-                        file
-                    }
+                    None => std::fs::File::open(&path)?,
                 };
-                let mut buffer = Vec::with_capacity(want as usize);
-                (&mut file).take(want).read_to_end(&mut buffer)?;
+                let buffer = map_chunk(&file, position, want)?;
                 Ok((file, buffer))
             })
             .await
@@ -288,7 +281,7 @@ fn local_range(path: std::path::PathBuf, start: u64, len: u64) -> ByteStream {
                 state.file = Some(file);
                 state.position += buffer.len() as u64;
                 state.remaining -= buffer.len() as u64;
-                Some((Ok(Bytes::from(buffer)), state))
+                Some((Ok(buffer), state))
             }
             Err(e) => {
                 state.remaining = 0;
@@ -297,6 +290,27 @@ fn local_range(path: std::path::PathBuf, start: u64, len: u64) -> ByteStream {
         }
     })
     .boxed()
+}
+
+/// `len` bytes at `position` of a stored artifact, mapped from the page cache (all pages
+/// at once): sending them copies once, from the page cache into the socket.
+fn map_chunk(file: &std::fs::File, position: u64, len: u64) -> std::io::Result<Bytes> {
+    let size = file.metadata()?.len();
+    if position >= size {
+        return Ok(Bytes::new());
+    }
+    let len = len.min(size - position) as usize;
+    // SAFETY: artifacts are immutable once stored (content-addressed, written once through a
+    // staging file and an atomic link, never modified in place); removing one unlinks it,
+    // which leaves existing mappings valid.
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(position)
+            .len(len)
+            .populate()
+            .map(file)?
+    };
+    Ok(Bytes::from_owner(map))
 }
 
 /// The bytes of a small stored artifact.
