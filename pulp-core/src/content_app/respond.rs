@@ -125,6 +125,12 @@ pub async fn serve_artifact(
         Some(bytes) => Source::Memory(bytes),
         None => Source::new(app, &artifact.file),
     };
+    if let (Source::Local(path), false) = (&source, head) {
+        // A missing file is a 404 before the status line is sent, not an aborted 200.
+        if let Err(e) = tokio::fs::metadata(path).await {
+            return storage_failure(e);
+        }
+    }
     match ranges {
         RangeRequest::Unsatisfiable => {
             common.insert(
