@@ -26,7 +26,9 @@ pub mod content_app;
 pub mod db;
 pub mod download;
 pub mod models;
+pub mod pipeline;
 pub mod plugin;
+pub mod publication;
 pub mod repository;
 pub mod settings;
 pub mod status;
@@ -49,5 +51,7 @@ pub mod deps {
     pub use serde_json;
     pub use sqlx;
     pub use tokio;
+    pub use tracing;
+    pub use url;
     pub use uuid;
 }

@@ -256,3 +256,74 @@ async fn invalid_remote_settings_are_refused() {
         Err(DownloadError::InvalidRemote(_))
     ));
 }
+
+#[tokio::test]
+async fn fetch_artifact_stores_in_one_pass_and_retries_a_broken_body() {
+    let server = TestServer::start().await;
+    let data = Bytes::from(vec![42u8; 100_000]);
+    server.push(
+        "/a",
+        Reply::Truncated {
+            declared: 100_000,
+            body: data.slice(..10),
+        },
+    );
+    server.set("/a", Reply::Ok(data.clone()));
+    server.set("/bad", Reply::Ok(Bytes::from_static(b"not it")));
+    let root = tempfile::tempdir().unwrap();
+    let storage = pulp_core::storage::ArtifactStorage::local(
+        root.path(),
+        pulp_core::storage::AllowedChecksums::pulp_default(),
+    )
+    .unwrap();
+    let d = Downloader::for_remote(&remote(&server)).unwrap();
+    let stored = d
+        .fetch_artifact(&server.url("/a"), &expected(&data), &storage)
+        .await
+        .unwrap();
+    assert_eq!(stored.sha256, sha256(&data));
+    assert!(stored.digests.contains_key(&ChecksumType::Sha512));
+    assert_eq!(storage.read_artifact(&stored.sha256).await.unwrap(), data);
+    assert_eq!(server.hits("/a"), 2);
+    let err = d
+        .fetch_artifact(&server.url("/bad"), &expected(b"something else"), &storage)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::SizeMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("/bad"), "{err}");
+    let wrong = ExpectedArtifact::any().with_digest(ChecksumType::Sha256, sha256(b"x"));
+    let err = d
+        .fetch_artifact(&server.url("/bad"), &wrong, &storage)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::DigestMismatch { .. }), "{err}");
+    assert!(!storage.contains(&sha256(b"not it")).await.unwrap());
+}
+
+#[tokio::test]
+async fn requests_go_through_the_proxy_with_its_credentials() {
+    let proxy = TestServer::start().await;
+    proxy.set("/f", Reply::Ok(Bytes::from_static(b"via proxy")));
+    let mut r = RemoteFields::new("r", "http://origin.invalid/");
+    r.proxy_url = Some(proxy.url("/"));
+    r.proxy_username = Some("px".into());
+    r.proxy_password = Some("secret".into());
+    let d = Downloader::for_remote(&r).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = d
+        .fetch(
+            "http://origin.invalid/f",
+            &ExpectedArtifact::any(),
+            dir.path(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&file.path).unwrap(), b"via proxy");
+    let headers = proxy.last_headers("/f");
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(
+        get("proxy-authorization").as_deref(),
+        Some("Basic cHg6c2VjcmV0")
+    );
+    assert_eq!(get("host").as_deref(), Some("origin.invalid"));
+}

@@ -4,15 +4,21 @@
 //! (`relative_path,sha256,size` per line). This release declares the plugin's component,
 //! settings, migrations and detail types ([`FileContent`], [`FileRemote`],
 //! [`FileRepository`] with Pulp's repo-key de-duplication, [`FilePublication`],
-//! [`FileDistribution`]) and their create bodies ([`serializers`]); sync, publish and the
-//! REST routes arrive with the next issues.
+//! [`FileDistribution`]) and their create bodies ([`serializers`]), the sync task
+//! ([`SYNC_TASK`], [`sync::synchronize`] with [`sync::FileFirstStage`]) and the publish task
+//! ([`PUBLISH_TASK`], [`publish::publish`]; autopublish on new versions).
 
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod manifest;
 mod models;
+pub mod publish;
 pub mod serializers;
+pub mod sync;
 
 pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, FileRepository};
+pub use publish::{publish, PublishArgs, PublishError, PUBLISH_TASK};
+pub use sync::{synchronize, SyncArgs, SYNC_TASK};
 
 use pulp_plugin_api::{Component, Migration, Plugin, Registry, SettingError};
 
@@ -57,6 +63,8 @@ impl Plugin for FilePlugin {
             .repository::<FileRepository>()
             .publication::<FilePublication>()
             .distribution::<FileDistribution>();
+        r.task(SYNC_TASK, sync::sync_task);
+        r.task(PUBLISH_TASK, publish::publish_task);
     }
 
     fn name(&self) -> &str {

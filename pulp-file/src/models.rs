@@ -1,11 +1,13 @@
 //! The file plugin's detail types, with the fields of Pulp's `file.*` schemas.
 
+use pulp_plugin_api::models;
 use pulp_plugin_api::models::{
     Column, ContentDetail, ContentKind, Detail, DistributionKind, PublicationKind, RemoteKind,
     RepositoryKind,
 };
-use pulp_plugin_api::repository::{NewVersion, RepositoryType, VersionError};
+use pulp_plugin_api::repository::{NewVersion, RepositoryType, RepositoryVersion, VersionError};
 use pulp_plugin_api::validation::{validate_relative_path, Validate, ValidationErrors};
+use pulp_plugin_api::App;
 use serde::{Deserialize, Serialize};
 
 use crate::DEFAULT_MANIFEST;
@@ -123,7 +125,22 @@ impl RepositoryType for FileRepository {
         Box::pin(async move { version.remove_duplicates::<FileContent>().await })
     }
 
-    // `on_new_version` (autopublish) stays the default no-op until publications are built.
+    /// Autopublish: a repository with `autopublish: true` gets a publication of each new
+    /// version (with the repository's manifest name).
+    fn on_new_version<'a>(
+        app: &'a App,
+        version: &'a RepositoryVersion,
+    ) -> BoxFuture<'a, Result<(), VersionError>> {
+        Box::pin(async move {
+            let repository = models::get::<FileRepository>(app.db(), version.repository_id).await?;
+            if repository.detail.autopublish {
+                crate::publish::publish(app, version.pulp_id, None)
+                    .await
+                    .map_err(|e| VersionError::Refused(format!("autopublish failed: {e}")))?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// A publication of a file repository version (`file.file`).

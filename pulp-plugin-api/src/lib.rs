@@ -126,6 +126,26 @@ pub mod content_app {
     pub use pulp_core::content_app::*;
 }
 
+/// The sync pipeline (Pulp's stages API): write a first [`Stage`](pipeline::Stage) that
+/// emits [`DeclarativeContent`](pipeline::DeclarativeContent)s, and
+/// [`DeclarativeVersion`](pipeline::DeclarativeVersion) runs the default stages after it and
+/// makes the new repository version. See `docs/plugin-api.md`, "Writing a first stage".
+pub mod pipeline {
+    pub use pulp_core::pipeline::*;
+}
+
+/// Publications' files: published artifacts and metadata, recorded by publishers and read
+/// by the content app.
+pub mod publication {
+    pub use pulp_core::publication::*;
+}
+
+/// Tasking: the [`TaskContext`](tasking::TaskContext) a task function gets, dispatching,
+/// progress reports, workers.
+pub mod tasking {
+    pub use pulp_core::tasking::*;
+}
+
 /// Serializer-style validation with errors by field, in Pulp's shape; relative-path checks.
 pub mod validation {
     pub use pulp_core::validation::*;

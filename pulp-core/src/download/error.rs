@@ -69,6 +69,15 @@ pub enum DownloadError {
         #[source]
         source: std::io::Error,
     },
+    /// Storing the download as an artifact failed.
+    #[error("{url}: storing the download failed: {source}")]
+    Storage {
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: crate::storage::StorageError,
+    },
     /// The URL is not one the downloader can fetch.
     #[error("'{0}' is not an http(s) URL")]
     InvalidUrl(String),

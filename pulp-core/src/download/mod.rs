@@ -20,6 +20,7 @@
 mod client;
 mod error;
 mod fetch;
+mod ingest;
 mod limits;
 mod response;
 

@@ -127,6 +127,70 @@ pub async fn save_artifact(db: &Database, stored: &StoredArtifact) -> Result<Art
         .ok_or_else(|| ModelError::Decode(format!("artifact {} vanished", stored.sha256)))
 }
 
+/// Records many stored artifacts (one statement per batch); rows whose sha256 is already
+/// recorded are kept. Returns the artifacts (in no particular order) and the ids of the rows
+/// this call inserted.
+pub async fn save_artifacts(
+    db: &Database,
+    stored: &[StoredArtifact],
+) -> Result<(Vec<Artifact>, Vec<PulpId>), ModelError> {
+    let width = 6 + DIGEST_COLUMNS.len();
+    let now = Utc::now();
+    let mut inserted = Vec::new();
+    for chunk in stored.chunks(rows_per_statement(width)) {
+        let sql = format!(
+            "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, pulp_domain, file, size, {}) \
+             VALUES {} ON CONFLICT (sha256, pulp_domain) DO NOTHING RETURNING pulp_id",
+            digest_names(),
+            values_rows(1, chunk.len(), width)
+        );
+        let mut binds = Vec::with_capacity(chunk.len() * width);
+        for artifact in chunk {
+            let size = i64::try_from(artifact.size).map_err(|_| ModelError::Encode {
+                field: "size".into(),
+                message: "larger than 2^63 bytes".into(),
+            })?;
+            let mut digests = artifact.digests.clone();
+            digests.insert(ChecksumType::Sha256, artifact.sha256.clone());
+            binds.extend([
+                SqlValue::Id(Some(PulpId::new())),
+                SqlValue::Time(Some(now)),
+                SqlValue::Time(Some(now)),
+                SqlValue::Text(Some(DEFAULT_DOMAIN.into())),
+                SqlValue::Text(Some(artifact.path.clone())),
+                SqlValue::Int(Some(size)),
+            ]);
+            binds.extend(digest_values(&digests));
+        }
+        let ids: Vec<PulpId> = on_pool!(db, pool => {
+            bind_all!(db.backend(), sqlx::query_scalar, &sql, binds, |q| q.fetch_all(pool).await?)
+        });
+        inserted.extend(ids);
+    }
+    let sha: Vec<String> = stored.iter().map(|s| s.sha256.clone()).collect();
+    Ok((find_artifacts(db, &sha).await?, inserted))
+}
+
+/// Forgets artifact rows (a failed sync removing what it added): content artifacts linking
+/// them lose their artifact, then the rows are deleted. The files are not touched.
+pub async fn forget_artifacts(db: &Database, ids: &[PulpId]) -> Result<(), ModelError> {
+    let mut tx = db.begin_write().await?;
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let list = placeholders(1, chunk.len());
+        let unlink = format!(
+            "UPDATE core_contentartifact SET artifact_id = NULL WHERE artifact_id IN ({list})"
+        );
+        let delete = format!("DELETE FROM core_artifact WHERE pulp_id IN ({list})");
+        let binds = || chunk.iter().map(|id| SqlValue::Id(Some(*id)));
+        on_tx!(&mut tx, conn => {
+            bind_all!(db.backend(), sqlx::query, &unlink, binds(), |q| q.execute(&mut *conn).await?);
+            bind_all!(db.backend(), sqlx::query, &delete, binds(), |q| q.execute(&mut *conn).await?);
+        });
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The artifact with this sha256, if recorded.
 pub async fn find_artifact(db: &Database, sha256: &str) -> Result<Option<Artifact>, ModelError> {
     Ok(find_artifacts(db, &[sha256.to_string()]).await?.pop())

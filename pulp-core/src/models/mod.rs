@@ -17,8 +17,9 @@ pub(crate) mod sql;
 mod store;
 
 pub use artifact::{
-    content_artifacts, find_artifact, find_artifacts, remote_artifacts, save_artifact,
-    save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact, RemoteArtifact,
+    content_artifacts, find_artifact, find_artifacts, forget_artifacts, remote_artifacts,
+    save_artifact, save_artifacts, save_content_artifacts, save_remote_artifacts, Artifact,
+    ContentArtifact, RemoteArtifact,
 };
 pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
 pub use error::ModelError;
@@ -35,5 +36,6 @@ pub use master::{
     Remote, Repository, DEFAULT_DOMAIN,
 };
 pub use store::{
-    count, create, delete, get, get_many, get_master, list, list_masters, save_content, update,
+    count, create, delete, find_content, get, get_many, get_master, list, list_masters,
+    save_content, save_new_content, update,
 };

@@ -486,6 +486,24 @@ pub async fn save_content<T: ContentDetail>(
     db: &Database,
     units: Vec<T>,
 ) -> Result<Vec<Model<T>>, ModelError> {
+    save_content_impl(db, units, true).await
+}
+
+/// [`save_content`] for units the caller just looked up and did not find (the sync
+/// pipeline's content saver after [`find_content`]): inserts at once, and looks up only the
+/// units another writer saved in between. Same result as [`save_content`].
+pub async fn save_new_content<T: ContentDetail>(
+    db: &Database,
+    units: Vec<T>,
+) -> Result<Vec<Model<T>>, ModelError> {
+    save_content_impl(db, units, false).await
+}
+
+async fn save_content_impl<T: ContentDetail>(
+    db: &Database,
+    units: Vec<T>,
+    look_up_first: bool,
+) -> Result<Vec<Model<T>>, ModelError> {
     let mut errors = ValidationErrors::new();
     for unit in &units {
         unit.validate(&mut errors);
@@ -505,7 +523,9 @@ pub async fn save_content<T: ContentDetail>(
     let mut stored: HashMap<String, Model<T>> = HashMap::with_capacity(unique.len());
     let width = COMMON.len() + detail_column_names::<T>().len();
     for chunk in unique.chunks(rows_per_statement(width)) {
-        find_existing::<T>(db, chunk, &mut stored).await?;
+        if look_up_first {
+            find_existing::<T>(db, chunk, &mut stored).await?;
+        }
         let missing: Vec<&(String, Vec<SqlValue>, T)> = chunk
             .iter()
             .filter(|(k, _, _)| !stored.contains_key(k))
@@ -528,6 +548,28 @@ pub async fn save_content<T: ContentDetail>(
                 .ok_or_else(|| ModelError::Decode(format!("unit {k} was neither found nor saved")))
         })
         .collect()
+}
+
+/// The stored units with the natural keys of `units` (one statement per batch): for each
+/// unit, the stored one, or `None` when its key is not stored yet.
+pub async fn find_content<T: ContentDetail>(
+    db: &Database,
+    units: &[T],
+) -> Result<Vec<Option<Model<T>>>, ModelError> {
+    let mut keyed = Vec::with_capacity(units.len());
+    for unit in units {
+        let (key, values) = natural_key(unit)?;
+        keyed.push((key, values, unit.clone()));
+    }
+    let mut stored = HashMap::with_capacity(units.len());
+    let width = T::NATURAL_KEY.len();
+    for chunk in keyed.chunks(rows_per_statement(width)) {
+        find_existing::<T>(db, chunk, &mut stored).await?;
+    }
+    Ok(keyed
+        .iter()
+        .map(|(k, _, _)| stored.get(k).cloned())
+        .collect())
 }
 
 async fn find_existing<T: ContentDetail>(

@@ -17,6 +17,7 @@ pub use hooks::{RepositoryHooks, RepositoryType};
 pub use new_version::NewVersion;
 pub use summary::content_summary;
 pub use version::{
-    contains, get_version, latest_version, list_versions, version_content, version_content_ids,
-    version_content_ids_after, version_content_of_type, RepositoryVersion, VersionCounts,
+    contains, get_version, get_version_by_id, latest_version, list_versions, version_content,
+    version_content_ids, version_content_ids_after, version_content_of_type, RepositoryVersion,
+    VersionCounts,
 };

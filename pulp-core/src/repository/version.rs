@@ -81,6 +81,23 @@ pub(crate) fn from_row(row: VersionRow) -> RepositoryVersion {
     }
 }
 
+/// The complete version with this id.
+pub async fn get_version_by_id(
+    db: &Database,
+    id: PulpId,
+) -> Result<RepositoryVersion, VersionError> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM core_repositoryversion WHERE pulp_id = $1 AND complete"
+    );
+    let row: Option<VersionRow> = on_pool!(db, pool => {
+        sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+    });
+    row.map(from_row).ok_or(VersionError::NoSuchVersion {
+        repository: id,
+        number: -1,
+    })
+}
+
 /// Version `number` of the repository.
 pub async fn get_version(
     db: &Database,

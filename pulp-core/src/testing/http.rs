@@ -1,5 +1,5 @@
 //! [`TestServer`]: a small HTTP/1.1 server on loopback for tests and benchmarks of
-//! downloads. It serves files from a directory and, per path, scripted replies that
+//! downloads (it also answers as a forward proxy: `GET http://any.host/path` serves `/path`). It serves files from a directory and, per path, scripted replies that
 //! reproduce faults real servers have: error statuses, bodies cut short, stalls, resets.
 
 use std::collections::{HashMap, VecDeque};
@@ -220,6 +220,11 @@ async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) -> std::i
         }
         let raw_path = request_line.split_whitespace().nth(1).unwrap_or("/");
         let raw_path = raw_path.split('?').next().unwrap_or("/");
+        // A proxy request names the whole URL (`GET http://host/path`): keep the path.
+        let raw_path = match raw_path.split_once("://") {
+            Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+            None => raw_path,
+        };
         let path = percent_decode(raw_path);
         let head_only = request_line.starts_with("HEAD ");
         let reply = reply_for(&state, &path, headers);

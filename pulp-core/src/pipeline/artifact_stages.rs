@@ -1,0 +1,237 @@
+//! The artifact stages: [`QueryExistingArtifacts`], [`ArtifactDownloader`], [`ArtifactSaver`].
+
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+
+use super::{
+    DeclarativeContent, PipelineError, Progress, Stage, StageInput, StageOutput, SyncContext,
+    BATCH_SIZE,
+};
+use crate::download::DEFAULT_DOWNLOAD_CONCURRENCY;
+use crate::models::{find_artifacts, save_artifacts, ContentDetail};
+
+/// Finds artifacts already stored (by expected sha256), one query per batch, so that they
+/// are not downloaded again.
+#[derive(Debug)]
+pub struct QueryExistingArtifacts {
+    ctx: SyncContext,
+}
+
+impl QueryExistingArtifacts {
+    /// The stage.
+    pub fn new(ctx: &SyncContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+}
+
+impl<T: ContentDetail> Stage<T> for QueryExistingArtifacts {
+    fn name(&self) -> &str {
+        "QueryExistingArtifacts"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let db = self.ctx.app().db().clone();
+            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
+                let wanted: Vec<String> = batch
+                    .iter()
+                    .flat_map(|dc| dc.artifacts.iter())
+                    .filter(|da| da.artifact.is_none())
+                    .filter_map(|da| da.sha256().map(str::to_ascii_lowercase))
+                    .collect();
+                if !wanted.is_empty() {
+                    let found: HashMap<String, _> = find_artifacts(&db, &wanted)
+                        .await?
+                        .into_iter()
+                        .map(|a| (a.sha256().to_string(), a))
+                        .collect();
+                    for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
+                        if da.artifact.is_none() {
+                            if let Some(a) =
+                                da.sha256().and_then(|s| found.get(&s.to_ascii_lowercase()))
+                            {
+                                da.artifact = Some(a.clone());
+                            }
+                        }
+                    }
+                }
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Downloads the artifacts not found and not deferred (immediate policy), many at once
+/// (each remote's downloader bounds its own concurrency), straight into artifact storage
+/// ([`Downloader::fetch_artifact`](crate::download::Downloader::fetch_artifact): one pass
+/// hashing, verifying and writing). Reports "Downloading Artifacts".
+#[derive(Debug)]
+pub struct ArtifactDownloader {
+    ctx: SyncContext,
+}
+
+impl ArtifactDownloader {
+    /// The stage.
+    pub fn new(ctx: &SyncContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+}
+
+async fn download_all<T: ContentDetail>(
+    ctx: SyncContext,
+    mut dc: DeclarativeContent<T>,
+) -> Result<(DeclarativeContent<T>, u64), PipelineError> {
+    let mut count = 0;
+    for da in dc.artifacts.iter_mut() {
+        if da.artifact.is_some() || da.deferred {
+            continue;
+        }
+        let downloader = ctx.downloader(da.remote_id)?;
+        let storage = ctx.app().storage();
+        // Recorded before the file is stored: if the sync is stopped while storing, the
+        // cleanup still knows the file may be new.
+        let expected_sha = da.sha256().map(str::to_ascii_lowercase);
+        if let Some(sha) = &expected_sha {
+            if !storage.contains(sha).await.unwrap_or(true) {
+                if let Ok(mut created) = ctx.created.lock() {
+                    created.files.push(sha.clone());
+                }
+            }
+        }
+        let stored = downloader
+            .fetch_artifact(&da.url, &da.expected, storage)
+            .await?;
+        if stored.created && expected_sha.is_none() {
+            if let Ok(mut created) = ctx.created.lock() {
+                created.files.push(stored.sha256.clone());
+            }
+        }
+        da.stored = Some(stored);
+        count += 1;
+    }
+    Ok((dc, count))
+}
+
+impl<T: ContentDetail> Stage<T> for ArtifactDownloader {
+    fn name(&self) -> &str {
+        "ArtifactDownloader"
+    }
+
+    fn run(
+        self: Box<Self>,
+        input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let progress: Progress = self
+                .ctx
+                .progress("Downloading Artifacts", "sync.downloading.artifacts", None)
+                .await?;
+            let ctx = self.ctx.clone();
+            let items = futures::stream::unfold(input, |mut input| async move {
+                input.next().await.map(|dc| (dc, input))
+            });
+            // Items with nothing to download pass straight through; the others run many
+            // at once (the downloaders' semaphores set the real concurrency).
+            let mut running = items
+                .map(|dc| {
+                    let ctx = ctx.clone();
+                    async move {
+                        let needs = dc
+                            .artifacts
+                            .iter()
+                            .any(|da| da.artifact.is_none() && !da.deferred);
+                        if needs {
+                            download_all(ctx, dc).await
+                        } else {
+                            Ok((dc, 0))
+                        }
+                    }
+                })
+                .buffer_unordered(DEFAULT_DOWNLOAD_CONCURRENCY * 4)
+                .boxed();
+            let mut pending = 0u64;
+            while let Some(result) = running.next().await {
+                let (dc, n) = result?;
+                pending += n;
+                if pending >= 500 {
+                    let _turn = ctx.write_turn().await;
+                    progress.increment(pending).await?;
+                    pending = 0;
+                }
+                output.put(dc).await?;
+            }
+            progress.increment(pending).await?;
+            progress.complete().await?;
+            Ok(())
+        })
+    }
+}
+
+/// Records the artifacts the downloader stored, one statement per batch.
+#[derive(Debug)]
+pub struct ArtifactSaver {
+    ctx: SyncContext,
+}
+
+impl ArtifactSaver {
+    /// The stage.
+    pub fn new(ctx: &SyncContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+}
+
+impl<T: ContentDetail> Stage<T> for ArtifactSaver {
+    fn name(&self) -> &str {
+        "ArtifactSaver"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let db = self.ctx.app().db().clone();
+            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
+                let stored: Vec<_> = batch
+                    .iter()
+                    .flat_map(|dc| dc.artifacts.iter())
+                    .filter_map(|da| da.stored.clone())
+                    .collect();
+                if !stored.is_empty() {
+                    let turn = self.ctx.write_turn().await;
+                    let (artifacts, inserted) = save_artifacts(&db, &stored).await?;
+                    drop(turn);
+                    if let Ok(mut created) = self.ctx.created.lock() {
+                        created.rows.extend(inserted);
+                    }
+                    let by_sha: HashMap<String, _> = artifacts
+                        .into_iter()
+                        .map(|a| (a.sha256().to_string(), a))
+                        .collect();
+                    for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
+                        if let Some(s) = da.stored.take() {
+                            da.artifact = by_sha.get(&s.sha256).cloned();
+                            if da.artifact.is_none() {
+                                return Err(PipelineError::new(format!(
+                                    "artifact {} was stored but not recorded",
+                                    s.sha256
+                                )));
+                            }
+                        }
+                    }
+                }
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,298 @@
+//! The content stages: [`QueryExistingContents`], [`ContentSaver`], [`RemoteArtifactSaver`],
+//! [`ResolveContentFutures`], [`ContentAssociation`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+
+use super::{PipelineError, Stage, StageInput, StageOutput, SyncContext, BATCH_SIZE};
+use crate::db::PulpId;
+use crate::models::{
+    find_content, save_content_artifacts, save_new_content, save_remote_artifacts, ContentDetail,
+    RemoteArtifact,
+};
+
+/// Finds units already stored (by natural key), one query per batch.
+#[derive(Debug)]
+pub struct QueryExistingContents {
+    ctx: SyncContext,
+}
+
+impl QueryExistingContents {
+    /// The stage.
+    pub fn new(ctx: &SyncContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+}
+
+impl<T: ContentDetail> Stage<T> for QueryExistingContents {
+    fn name(&self) -> &str {
+        "QueryExistingContents"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let db = self.ctx.app().db().clone();
+            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
+                let units: Vec<T> = batch.iter().map(|dc| dc.content.clone()).collect();
+                for (dc, found) in batch.iter_mut().zip(find_content(&db, &units).await?) {
+                    if let Some(model) = found {
+                        dc.set_saved(model);
+                    }
+                }
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Saves the units not stored yet (validated as the API validates them) and links every
+/// unit to its artifacts (content artifacts; artifact left empty for deferred downloads),
+/// one statement of each per batch.
+#[derive(Debug)]
+pub struct ContentSaver {
+    ctx: SyncContext,
+}
+
+impl ContentSaver {
+    /// The stage.
+    pub fn new(ctx: &SyncContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+}
+
+impl<T: ContentDetail> Stage<T> for ContentSaver {
+    fn name(&self) -> &str {
+        "ContentSaver"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let db = self.ctx.app().db().clone();
+            let mut statistics = Statistics::new::<T>();
+            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
+                let new: Vec<usize> = (0..batch.len())
+                    .filter(|i| batch[*i].saved().is_none())
+                    .collect();
+                let turn = self.ctx.write_turn().await;
+                if !new.is_empty() {
+                    let units = new.iter().map(|i| batch[*i].content.clone()).collect();
+                    for (i, model) in new.iter().zip(save_new_content(&db, units).await?) {
+                        batch[*i].set_saved(model);
+                    }
+                    statistics.inserted(&db, new.len());
+                }
+                let mut links = Vec::new();
+                for dc in &batch {
+                    let Some(model) = dc.saved() else { continue };
+                    for da in &dc.artifacts {
+                        links.push((
+                            model.pulp_id(),
+                            da.artifact.as_ref().map(|a| a.pulp_id),
+                            da.relative_path.clone(),
+                        ));
+                    }
+                }
+                if !links.is_empty() {
+                    let saved: HashMap<(PulpId, String), PulpId> =
+                        save_content_artifacts(&db, &links)
+                            .await?
+                            .into_iter()
+                            .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id))
+                            .collect();
+                    for dc in batch.iter_mut() {
+                        let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
+                            continue;
+                        };
+                        for da in dc.artifacts.iter_mut() {
+                            da.content_artifact_id =
+                                saved.get(&(id, da.relative_path.clone())).copied();
+                        }
+                    }
+                }
+                drop(turn);
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Keeps PostgreSQL's planner statistics of the tables a sync fills up to date: a fresh
+/// table grows from nothing during one sync, long before autovacuum analyzes it, and with
+/// statistics saying "empty" the natural-key lookups turn into sequential scans (each batch
+/// then costs O(table)). `ANALYZE` runs (in the background) once this sync inserted 8,000
+/// units, and again each time that number doubles.
+struct Statistics {
+    tables: String,
+    inserted: usize,
+    next: usize,
+}
+
+impl Statistics {
+    fn new<T: ContentDetail>() -> Self {
+        Self {
+            tables: format!(
+                "{}, core_content, core_contentartifact, core_remoteartifact, core_artifact",
+                T::TABLE
+            ),
+            inserted: 0,
+            next: 8_000,
+        }
+    }
+
+    /// Counts `rows` inserted; past the threshold, analyzes in the background (the sync
+    /// does not wait for it).
+    fn inserted(&mut self, db: &crate::db::Database, rows: usize) {
+        self.inserted += rows;
+        if self.inserted < self.next || db.backend() != crate::db::Backend::Postgres {
+            return;
+        }
+        self.next = self.inserted * 2;
+        let sql = format!("ANALYZE {}", self.tables);
+        let db = db.clone();
+        tokio::spawn(async move {
+            let result: Result<(), sqlx::Error> = crate::on_pool!(&db, pool => {
+                sqlx::query(&sql).execute(pool).await.map(|_| ())
+            });
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "ANALYZE during a sync failed");
+            }
+        });
+    }
+}
+
+/// Records where each artifact can be fetched (remote artifacts: URL, size, digests), one
+/// statement per batch; the content app uses them for on_demand and streamed content.
+#[derive(Debug)]
+pub struct RemoteArtifactSaver {
+    ctx: SyncContext,
+}
+
+impl RemoteArtifactSaver {
+    /// The stage.
+    pub fn new(ctx: &SyncContext) -> Self {
+        Self { ctx: ctx.clone() }
+    }
+}
+
+impl<T: ContentDetail> Stage<T> for RemoteArtifactSaver {
+    fn name(&self) -> &str {
+        "RemoteArtifactSaver"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let db = self.ctx.app().db().clone();
+            while let Some(batch) = input.batch(BATCH_SIZE).await {
+                let mut rows = Vec::new();
+                for da in batch.iter().flat_map(|dc| dc.artifacts.iter()) {
+                    if let (Some(ca), Some(remote)) = (da.content_artifact_id, da.remote_id) {
+                        rows.push(RemoteArtifact {
+                            content_artifact_id: ca,
+                            remote_id: remote,
+                            url: da.url.clone(),
+                            size: da.expected.size.and_then(|s| i64::try_from(s).ok()),
+                            digests: da.expected.digests.clone(),
+                        });
+                    }
+                }
+                if !rows.is_empty() {
+                    let _turn = self.ctx.write_turn().await;
+                    save_remote_artifacts(&db, &rows).await?;
+                }
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Resolves the futures of awaited units ([`DeclarativeContent::resolution`](super::DeclarativeContent::resolution)).
+#[derive(Debug, Default)]
+pub struct ResolveContentFutures;
+
+impl<T: ContentDetail> Stage<T> for ResolveContentFutures {
+    fn name(&self) -> &str {
+        "ResolveContentFutures"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            while let Some(mut dc) = input.next().await {
+                dc.resolve();
+                output.put(dc).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Collects the ids of the saved units; the [`DeclarativeVersion`](super::DeclarativeVersion)
+/// adds them to the new version at the end (and, in mirror mode, removes every other unit).
+#[derive(Debug, Clone, Default)]
+pub struct ContentAssociation {
+    ids: Arc<Mutex<Vec<PulpId>>>,
+}
+
+impl ContentAssociation {
+    /// A stage collecting into a new list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The ids collected so far.
+    pub fn take_ids(&self) -> Vec<PulpId> {
+        self.ids
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
+
+impl<T: ContentDetail> Stage<T> for ContentAssociation {
+    fn name(&self) -> &str {
+        "ContentAssociation"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            while let Some(batch) = input.batch(BATCH_SIZE).await {
+                let ids: Vec<PulpId> = batch
+                    .iter()
+                    .filter_map(|dc| dc.saved().map(|m| m.pulp_id()))
+                    .collect();
+                if ids.len() != batch.len() {
+                    return Err(PipelineError::new("a unit reached the association unsaved"));
+                }
+                if let Ok(mut all) = self.ids.lock() {
+                    all.extend(ids);
+                }
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! [`SyncContext`]: what the stages of one sync share.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::app::App;
+use crate::db::PulpId;
+use crate::download::Downloader;
+use crate::tasking::{ProgressReporter, TaskContext};
+
+use super::PipelineError;
+
+/// Artifacts this sync added, removed again if it fails (so a failed sync leaves storage
+/// and `core_artifact` as they were).
+#[derive(Debug, Default)]
+pub(crate) struct Created {
+    /// sha256 of files written to storage that were not there before.
+    pub(crate) files: Vec<String>,
+    /// `core_artifact` rows inserted.
+    pub(crate) rows: Vec<PulpId>,
+}
+
+/// The app, the working directory, the task (for progress reports) and the downloaders of
+/// the remotes of one sync. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SyncContext {
+    app: App,
+    working_dir: PathBuf,
+    task: Option<PulpId>,
+    downloaders: Arc<HashMap<PulpId, Downloader>>,
+    pub(crate) created: Arc<Mutex<Created>>,
+    writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl SyncContext {
+    /// A context outside any task (no progress reports); downloads go to `working_dir`.
+    pub fn new(app: &App, working_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            app: app.clone(),
+            working_dir: working_dir.into(),
+            task: None,
+            downloaders: Arc::new(HashMap::new()),
+            created: Arc::default(),
+            writes: Arc::default(),
+        }
+    }
+
+    /// The context of a running task: its working directory and its progress reports.
+    pub fn for_task(ctx: &TaskContext) -> Self {
+        let mut this = Self::new(ctx.app(), ctx.working_dir());
+        this.task = Some(ctx.task_id());
+        this
+    }
+
+    /// Downloads of artifacts whose `remote_id` is `remote` go through `downloader`.
+    pub fn with_downloader(mut self, remote: PulpId, downloader: Downloader) -> Self {
+        Arc::make_mut(&mut self.downloaders).insert(remote, downloader);
+        self
+    }
+
+    /// The app.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Where downloads are written before they are stored.
+    pub fn working_dir(&self) -> &Path {
+        &self.working_dir
+    }
+
+    /// Taken by the stages around their writes on SQLite, so that they write one after the
+    /// other instead of contending for SQLite's single writer (whose busy handler sleeps);
+    /// `None` on PostgreSQL, where they write in parallel.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.app.db().backend() {
+            crate::db::Backend::Sqlite => Some(self.writes.lock().await),
+            crate::db::Backend::Postgres => None,
+        }
+    }
+
+    /// The downloader of `remote`.
+    pub fn downloader(&self, remote: Option<PulpId>) -> Result<&Downloader, PipelineError> {
+        remote
+            .and_then(|id| self.downloaders.get(&id))
+            .ok_or_else(|| PipelineError::new("no downloader for the artifact's remote"))
+    }
+
+    /// Starts a progress report of the task (none outside a task).
+    pub async fn progress(
+        &self,
+        message: &str,
+        code: &str,
+        total: Option<u64>,
+    ) -> Result<Progress, PipelineError> {
+        let reporter = match self.task {
+            Some(task) => {
+                Some(ProgressReporter::start(self.app.db(), task, message, code, total).await?)
+            }
+            None => None,
+        };
+        Ok(Progress { reporter })
+    }
+}
+
+/// A progress report of a sync (a no-op outside a task).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    reporter: Option<ProgressReporter>,
+}
+
+impl Progress {
+    /// Adds `n` to `done`.
+    pub async fn increment(&self, n: u64) -> Result<(), PipelineError> {
+        if let (Some(r), true) = (&self.reporter, n > 0) {
+            r.increment(n).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets `total`.
+    pub async fn set_total(&self, total: u64) -> Result<(), PipelineError> {
+        if let Some(r) = &self.reporter {
+            r.set_total(total).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks it completed.
+    pub async fn complete(&self) -> Result<(), PipelineError> {
+        if let Some(r) = &self.reporter {
+            r.complete().await?;
+        }
+        Ok(())
+    }
+}

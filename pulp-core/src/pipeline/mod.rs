@@ -1,0 +1,42 @@
+//! The sync pipeline (Pulp's "stages API").
+//!
+//! A sync is a chain of async [`Stage`]s joined by bounded channels (backpressure keeps
+//! memory flat whatever the repository size). Items are [`DeclarativeContent`]s: an unsaved
+//! unit and its [`DeclarativeArtifact`]s (url, relative path, expected size and digests,
+//! remote, deferred). The plugin writes only the first stage, which reads the remote's
+//! metadata and emits items; [`DeclarativeVersion`] runs it followed by the default stages:
+//!
+//! `QueryExistingArtifacts → ArtifactDownloader → ArtifactSaver → QueryExistingContents →
+//! ContentSaver → RemoteArtifactSaver → ResolveContentFutures → ContentAssociation`
+//!
+//! then makes the new repository version (removing unlisted units in mirror mode). Stages
+//! read their input one item at a time ([`StageInput::next`]) or in batches
+//! ([`StageInput::batch`]); the default stages make one query per batch, never per item.
+//!
+//! ```ignore
+//! let ctx = SyncContext::for_task(&task).with_downloader(remote.pulp_id(), downloader);
+//! let version = DeclarativeVersion::new(MyFirstStage { .. }, repository_id, mirror)
+//!     .create(&ctx)
+//!     .await?; // None: nothing changed
+//! ```
+
+mod artifact_stages;
+mod content;
+mod content_stages;
+mod context;
+mod declarative;
+mod error;
+mod stage;
+
+pub use artifact_stages::{ArtifactDownloader, ArtifactSaver, QueryExistingArtifacts};
+pub use content::{ContentFuture, DeclarativeArtifact, DeclarativeContent};
+pub use content_stages::{
+    ContentAssociation, ContentSaver, QueryExistingContents, RemoteArtifactSaver,
+    ResolveContentFutures,
+};
+pub use context::{Progress, SyncContext};
+pub use declarative::{DeclarativeVersion, Stages};
+pub use error::PipelineError;
+pub use stage::{
+    run_stages, Stage, StageInput, StageOutput, BATCH_IDLE, BATCH_SIZE, CHANNEL_CAPACITY,
+};

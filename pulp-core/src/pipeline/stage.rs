@@ -1,0 +1,164 @@
+//! [`Stage`]s and the bounded channels that join them.
+
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::{DeclarativeContent, PipelineError};
+use crate::models::ContentDetail;
+
+/// Items a channel between two stages holds; a full channel makes the upstream stage wait
+/// (backpressure), so memory stays flat whatever the size of the repository.
+pub const CHANNEL_CAPACITY: usize = 1_000;
+/// How long a batch waits for its next item before it is flushed short.
+pub const BATCH_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
+/// The batch size the default stages ask for.
+pub const BATCH_SIZE: usize = 500;
+
+/// One step of a pipeline: reads items from its input, writes items to its output. A stage
+/// ends when its input ends (the first stage: when it has emitted everything); returning an
+/// error stops the whole pipeline.
+///
+/// ```ignore
+/// struct Emit(Vec<MyUnit>);
+/// impl Stage<MyUnit> for Emit {
+///     fn name(&self) -> &str { "Emit" }
+///     fn run(self: Box<Self>, _input: StageInput<MyUnit>, output: StageOutput<MyUnit>)
+///         -> BoxFuture<'static, Result<(), PipelineError>> {
+///         Box::pin(async move {
+///             for unit in self.0 { output.put(DeclarativeContent::new(unit, vec![])).await?; }
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait Stage<T: ContentDetail>: Send + 'static {
+    /// Its name (to find it when inserting or replacing stages).
+    fn name(&self) -> &str;
+
+    /// Runs the stage to the end of its input.
+    fn run(
+        self: Box<Self>,
+        input: StageInput<T>,
+        output: StageOutput<T>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>>;
+}
+
+/// What a stage reads: items one by one ([`StageInput::next`]) or in batches
+/// ([`StageInput::batch`]).
+#[derive(Debug)]
+pub struct StageInput<T: ContentDetail> {
+    rx: Option<mpsc::Receiver<DeclarativeContent<T>>>,
+}
+
+impl<T: ContentDetail> StageInput<T> {
+    pub(crate) fn new(rx: mpsc::Receiver<DeclarativeContent<T>>) -> Self {
+        Self { rx: Some(rx) }
+    }
+
+    /// The input of a first stage: nothing.
+    pub(crate) fn empty() -> Self {
+        Self { rx: None }
+    }
+
+    /// The next item (`None` at the end of the input). This is the `items()` helper.
+    pub async fn next(&mut self) -> Option<DeclarativeContent<T>> {
+        self.rx.as_mut()?.recv().await
+    }
+
+    /// The next batch (`None` at the end of the input): `minsize` items, or fewer when the
+    /// input is idle (no item for [`BATCH_IDLE`]), ends, or when an item of the batch is
+    /// awaited ([`DeclarativeContent::resolution`]). This is the `batches(minsize)` helper.
+    pub async fn batch(&mut self, minsize: usize) -> Option<Vec<DeclarativeContent<T>>> {
+        let rx = self.rx.as_mut()?;
+        let minsize = minsize.max(1);
+        let first = rx.recv().await?;
+        let mut urgent = first.is_awaited();
+        let mut batch = Vec::with_capacity(minsize.min(CHANNEL_CAPACITY));
+        batch.push(first);
+        while batch.len() < minsize && !urgent {
+            let item = match rx.try_recv() {
+                Ok(item) => item,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout(BATCH_IDLE, rx.recv()).await {
+                        Ok(Some(item)) => item,
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            };
+            urgent = item.is_awaited();
+            batch.push(item);
+        }
+        Some(batch)
+    }
+}
+
+/// Where a stage writes: to the next stage's input.
+#[derive(Debug, Clone)]
+pub struct StageOutput<T: ContentDetail> {
+    tx: mpsc::Sender<DeclarativeContent<T>>,
+}
+
+impl<T: ContentDetail> StageOutput<T> {
+    pub(crate) fn new(tx: mpsc::Sender<DeclarativeContent<T>>) -> Self {
+        Self { tx }
+    }
+
+    /// Hands an item to the next stage (waits while its input is full).
+    pub async fn put(&self, item: DeclarativeContent<T>) -> Result<(), PipelineError> {
+        self.tx.send(item).await.map_err(|_| PipelineError::Stopped)
+    }
+
+    /// Hands every item of a batch to the next stage.
+    pub async fn put_all(&self, items: Vec<DeclarativeContent<T>>) -> Result<(), PipelineError> {
+        for item in items {
+            self.put(item).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `stages` joined by bounded channels; the first error stops every stage and is
+/// returned. Stages are not aborted mid-step (an aborted database call can leave a pooled
+/// connection inside a transaction): a failed stage drops its channels, so the stages
+/// before it fail their next `put` with [`PipelineError::Stopped`] and the stages after it
+/// see the end of their input.
+pub async fn run_stages<T: ContentDetail>(
+    stages: Vec<Box<dyn Stage<T>>>,
+) -> Result<(), PipelineError> {
+    let mut set = tokio::task::JoinSet::new();
+    let mut input = StageInput::empty();
+    for stage in stages {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let output = StageOutput::new(tx);
+        let this_input = std::mem::replace(&mut input, StageInput::new(rx));
+        let name = stage.name().to_string();
+        let future = stage.run(this_input, output);
+        set.spawn(async move { (name, future.await) });
+    }
+    // The last stage's output: drained (items that reach it are done).
+    let mut tail = input;
+    let drain = tokio::spawn(async move { while tail.next().await.is_some() {} });
+    // Report the real cause: a `Stopped` error is only a consequence of another stage's.
+    let mut first: Option<PipelineError> = None;
+    while let Some(joined) = set.join_next().await {
+        let result = match joined {
+            Ok((name, result)) => {
+                result.inspect_err(|e| tracing::debug!(stage = %name, error = %e, "stage failed"))
+            }
+            Err(e) if e.is_panic() => Err(PipelineError::new(format!("a stage panicked: {e}"))),
+            Err(_) => Err(PipelineError::Stopped),
+        };
+        if let Err(e) = result {
+            let stopped = matches!(e, PipelineError::Stopped);
+            if first.is_none() || (!stopped && matches!(first, Some(PipelineError::Stopped))) {
+                first = Some(e);
+            }
+        }
+    }
+    let _ = drain.await;
+    match first {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,350 @@
+//! The stages API with a content type of the test's own: batching, custom stages, awaited
+//! units, errors, mirror mode, downloads through the default chain. SQLite and PostgreSQL.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use pulp_core::db::Migration;
+use pulp_core::download::Downloader;
+use pulp_core::models::{
+    self, Column, ContentDetail, ContentKind, Detail, Labels, RemoteFields, RemoteKind,
+    RepositoryFields, RepositoryKind,
+};
+use pulp_core::pipeline::{
+    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, PipelineError, Stage, StageInput,
+    StageOutput, SyncContext,
+};
+use pulp_core::repository::{latest_version, version_content_ids, RepositoryType};
+use pulp_core::settings::SettingsSources;
+use pulp_core::storage::{ChecksumType, ExpectedArtifact};
+use pulp_core::testing::http::{Reply, TestServer};
+use pulp_core::testing::TestDatabase;
+use pulp_core::validation::{Validate, ValidationErrors};
+use pulp_core::{App, Registry};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Note {
+    name: String,
+}
+
+impl Validate for Note {
+    fn validate(&self, errors: &mut ValidationErrors) {
+        if self.name.is_empty() {
+            errors.add("name", "This field may not be blank.");
+        }
+    }
+}
+
+impl Detail for Note {
+    type Kind = ContentKind;
+    const PULP_TYPE: &'static str = "test.note";
+    const TABLE: &'static str = "test_note";
+    const COLUMNS: &'static [Column] = &[Column::text("name")];
+    const PRN_MODEL: &'static str = "test.note";
+    const ENDPOINT: &'static str = "test/notes";
+}
+
+impl ContentDetail for Note {
+    const NATURAL_KEY: &'static [&'static str] = &["name"];
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Box_ {}
+
+impl Validate for Box_ {
+    fn validate(&self, _: &mut ValidationErrors) {}
+}
+
+impl Detail for Box_ {
+    type Kind = RepositoryKind;
+    const PULP_TYPE: &'static str = "test.box";
+    const TABLE: &'static str = "test_box";
+    const COLUMNS: &'static [Column] = &[];
+    const PRN_MODEL: &'static str = "test.box";
+    const ENDPOINT: &'static str = "test/box";
+}
+
+impl RepositoryType for Box_ {}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Source {}
+
+impl Validate for Source {
+    fn validate(&self, _: &mut ValidationErrors) {}
+}
+
+impl Detail for Source {
+    type Kind = RemoteKind;
+    const PULP_TYPE: &'static str = "test.source";
+    const TABLE: &'static str = "test_source";
+    const COLUMNS: &'static [Column] = &[];
+    const PRN_MODEL: &'static str = "test.source";
+    const ENDPOINT: &'static str = "test/source";
+}
+
+const SQL: &str = "CREATE TABLE test_note (pulp_id TEXT PRIMARY KEY REFERENCES core_content (pulp_id) ON DELETE CASCADE, \
+     pulp_domain TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, pulp_domain)); \
+     CREATE TABLE test_box (pulp_id TEXT PRIMARY KEY REFERENCES core_repository (pulp_id) ON DELETE CASCADE); \
+     CREATE TABLE test_source (pulp_id TEXT PRIMARY KEY REFERENCES core_remote (pulp_id) ON DELETE CASCADE);";
+const PG_SQL: &str = "CREATE TABLE test_note (pulp_id UUID PRIMARY KEY REFERENCES core_content (pulp_id) ON DELETE CASCADE, \
+     pulp_domain TEXT NOT NULL, name TEXT NOT NULL, UNIQUE (name, pulp_domain)); \
+     CREATE TABLE test_box (pulp_id UUID PRIMARY KEY REFERENCES core_repository (pulp_id) ON DELETE CASCADE); \
+     CREATE TABLE test_source (pulp_id UUID PRIMARY KEY REFERENCES core_remote (pulp_id) ON DELETE CASCADE);";
+
+fn plugin(r: &mut Registry) {
+    r.migrations([Migration {
+        app: "test",
+        name: "0001_initial",
+        sqlite: SQL,
+        postgres: PG_SQL,
+    }]);
+    r.content::<Note>().repository::<Box_>().remote::<Source>();
+}
+
+async fn app(t: &TestDatabase) -> App {
+    let app = App::builder(SettingsSources::defaults_only())
+        .plugin(plugin)
+        .build_with(t.settings())
+        .await
+        .expect("build");
+    app.migrate().await.expect("migrate");
+    app
+}
+
+fn note(name: &str) -> DeclarativeContent<Note> {
+    DeclarativeContent::new(Note { name: name.into() }, vec![])
+}
+
+/// Emits the given items, optionally awaiting the first one's saved unit.
+struct Emit {
+    items: Vec<DeclarativeContent<Note>>,
+    await_first: Option<Arc<Mutex<Option<String>>>>,
+}
+
+impl Stage<Note> for Emit {
+    fn name(&self) -> &str {
+        "Emit"
+    }
+
+    fn run(
+        self: Box<Self>,
+        _input: StageInput<Note>,
+        output: StageOutput<Note>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let mut items = self.items.into_iter();
+            if let Some(seen) = self.await_first {
+                let Some(mut first) = items.next() else {
+                    return Ok(());
+                };
+                let saved = first.resolution();
+                output.put(first).await?;
+                // Nothing else is sent until the unit is saved: batching must not wait.
+                let model = saved.await?;
+                *seen.lock().unwrap() = Some(model.detail.name.clone());
+            }
+            for item in items {
+                output.put(item).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Records the size of every batch it sees; fails on a unit named "boom".
+struct Spy {
+    sizes: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Stage<Note> for Spy {
+    fn name(&self) -> &str {
+        "Spy"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<Note>,
+        output: StageOutput<Note>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            while let Some(batch) = input.batch(100).await {
+                self.sizes.lock().unwrap().push(batch.len());
+                if batch.iter().any(|dc| dc.content.name == "boom") {
+                    return Err(PipelineError::new("the spy found a bomb"));
+                }
+                output.put_all(batch).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+async fn names(app: &App, repo: pulp_core::db::PulpId) -> Vec<String> {
+    let version = latest_version(app.db(), repo).await.unwrap();
+    let ids = version_content_ids(app.db(), &version, 100_000, 0)
+        .await
+        .unwrap();
+    let mut names: Vec<String> = models::get_many::<Note>(app.db(), &ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.detail.name)
+        .collect();
+    names.sort();
+    names
+}
+
+async fn repo(app: &App, name: &str) -> pulp_core::db::PulpId {
+    models::create(
+        app.db(),
+        Labels::new(),
+        RepositoryFields::new(name),
+        Box_ {},
+    )
+    .await
+    .unwrap()
+    .pulp_id()
+}
+
+pulp_core::db_tests! {
+    async fn units_flow_through_batches_into_a_version(t: &TestDatabase) {
+        let app = app(t).await;
+        let repo = repo(&app, "r").await;
+        let work = tempfile::tempdir().unwrap();
+        let ctx = SyncContext::new(&app, work.path());
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let spy = Spy { sizes: sizes.clone() };
+        let items = (0..1234).map(|i| note(&format!("n{i:04}"))).collect();
+        let version = DeclarativeVersion::new(Emit { items, await_first: None }, repo, false)
+            .stages(move |stages| stages.insert(0, Box::new(spy)))
+            .create(&ctx)
+            .await
+            .expect("sync")
+            .expect("a version");
+        assert_eq!(version.number, 1);
+        assert_eq!(version.counts.added.get("test.note"), Some(&1234));
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 1234);
+        assert!(sizes.iter().all(|s| *s <= 100), "{sizes:?}");
+        assert!(sizes.len() < 1234, "batches were formed: {sizes:?}");
+        assert_eq!(names(&app, repo).await.len(), 1234);
+        // Again, mirrored with fewer units: the others are removed.
+        let items = (0..10).map(|i| note(&format!("n{i:04}"))).collect();
+        let version = DeclarativeVersion::new(Emit { items, await_first: None }, repo, true)
+            .create(&ctx)
+            .await
+            .expect("sync")
+            .expect("a version");
+        assert_eq!(version.counts.removed.get("test.note"), Some(&1224));
+        assert_eq!(names(&app, repo).await.len(), 10);
+        // Unchanged: no version.
+        let items = (0..10).map(|i| note(&format!("n{i:04}"))).collect();
+        let none = DeclarativeVersion::new(Emit { items, await_first: None }, repo, true)
+            .create(&ctx)
+            .await
+            .expect("sync");
+        assert!(none.is_none());
+    }
+
+    async fn an_awaited_unit_is_not_held_back_by_batching(t: &TestDatabase) {
+        let app = app(t).await;
+        let repo = repo(&app, "r").await;
+        let work = tempfile::tempdir().unwrap();
+        let ctx = SyncContext::new(&app, work.path());
+        let seen = Arc::new(Mutex::new(None));
+        let items = vec![note("first"), note("second")];
+        let run = DeclarativeVersion::new(Emit { items, await_first: Some(seen.clone()) }, repo, false)
+            .create(&ctx);
+        let version = tokio::time::timeout(std::time::Duration::from_secs(20), run)
+            .await
+            .expect("the awaited unit was held back")
+            .expect("sync");
+        assert!(version.is_some());
+        assert_eq!(seen.lock().unwrap().as_deref(), Some("first"));
+        assert_eq!(names(&app, repo).await, ["first", "second"]);
+    }
+
+    async fn a_failing_stage_stops_the_sync_without_a_version(t: &TestDatabase) {
+        let app = app(t).await;
+        let repo = repo(&app, "r").await;
+        let work = tempfile::tempdir().unwrap();
+        let ctx = SyncContext::new(&app, work.path());
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let spy = Spy { sizes };
+        let mut items: Vec<_> = (0..3000).map(|i| note(&format!("n{i}"))).collect();
+        items.insert(1500, note("boom"));
+        let err = DeclarativeVersion::new(Emit { items, await_first: None }, repo, false)
+            .stages(move |stages| {
+                let at = stages.iter().position(|s| s.name() == "ContentSaver").unwrap();
+                stages.insert(at, Box::new(spy));
+            })
+            .create(&ctx)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the spy found a bomb");
+        assert_eq!(latest_version(app.db(), repo).await.unwrap().number, 0);
+        // Invalid content fails too, naming the field.
+        let err = DeclarativeVersion::new(Emit { items: vec![note("")], await_first: None }, repo, false)
+            .create(&ctx)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("name"), "{err}");
+    }
+
+    async fn artifacts_are_downloaded_found_and_deferred(t: &TestDatabase) {
+        let app = app(t).await;
+        let repo = repo(&app, "r").await;
+        let server = TestServer::start().await;
+        let remote = models::create(app.db(), Labels::new(), RemoteFields::new("s", server.url("/")), Source {})
+            .await
+            .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let downloader = Downloader::for_remote(remote.fields()).unwrap();
+        let ctx = SyncContext::new(&app, work.path()).with_downloader(remote.pulp_id(), downloader);
+        let mut items = Vec::new();
+        for i in 0..20 {
+            let data = format!("blob {i}").into_bytes();
+            let sha = hex::encode(sha2::Sha256::digest(&data));
+            server.set(&format!("/b{i}"), Reply::Ok(Bytes::from(data.clone())));
+            let expected = ExpectedArtifact::any().with_size(data.len() as u64).with_digest(ChecksumType::Sha256, sha);
+            let da = DeclarativeArtifact::new(server.url(&format!("/b{i}")), format!("b{i}"), expected, Some(remote.pulp_id()), i >= 15);
+            items.push(DeclarativeContent::new(Note { name: format!("b{i}") }, vec![da]));
+        }
+        DeclarativeVersion::new(Emit { items, await_first: None }, repo, false)
+            .create(&ctx)
+            .await
+            .expect("sync");
+        assert_eq!(server.total_hits(), 15, "deferred artifacts are not downloaded");
+        let artifacts: i64 = pulp_core::on_pool!(app.db(), pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM core_artifact").fetch_one(pool).await.unwrap()
+        });
+        assert_eq!(artifacts, 15);
+        let linked: i64 = pulp_core::on_pool!(app.db(), pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM core_contentartifact WHERE artifact_id IS NOT NULL").fetch_one(pool).await.unwrap()
+        });
+        assert_eq!(linked, 15);
+        // A second repository with the same blobs downloads nothing: they are found.
+        let other = repo_again(&app).await;
+        let mut items = Vec::new();
+        for i in 0..15 {
+            let data = format!("blob {i}").into_bytes();
+            let sha = hex::encode(sha2::Sha256::digest(&data));
+            let expected = ExpectedArtifact::any().with_digest(ChecksumType::Sha256, sha);
+            let da = DeclarativeArtifact::new(server.url(&format!("/b{i}")), format!("b{i}"), expected, Some(remote.pulp_id()), false);
+            items.push(DeclarativeContent::new(Note { name: format!("b{i}") }, vec![da]));
+        }
+        DeclarativeVersion::new(Emit { items, await_first: None }, other, false)
+            .create(&ctx)
+            .await
+            .expect("sync");
+        assert_eq!(server.total_hits(), 15, "found artifacts are not downloaded again");
+        assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
+    }
+}
+
+async fn repo_again(app: &App) -> pulp_core::db::PulpId {
+    repo(app, "other").await
+}

@@ -1,0 +1,156 @@
+//! Publishing a file repository version: [`publish`] and the task function registered as
+//! [`PUBLISH_TASK`].
+
+use pulp_plugin_api::deps::bytes::Bytes;
+use pulp_plugin_api::deps::sqlx;
+use pulp_plugin_api::models::{
+    self, Labels, Model, ModelError, PublicationFields, PublicationKind,
+};
+use pulp_plugin_api::publication::{
+    add_published_metadata, mark_complete, publish_version_artifacts,
+};
+use pulp_plugin_api::repository::{get_version_by_id, VersionError};
+use pulp_plugin_api::tasking::{TaskContext, TaskError, TaskOutput};
+use pulp_plugin_api::{on_pool, App, ExpectedArtifact, PulpId, StorageError};
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Entry;
+use crate::{FilePublication, FileRepository, DEFAULT_MANIFEST};
+
+/// The stable name of the publish task.
+pub const PUBLISH_TASK: &str = "pulp_file.app.tasks.publish";
+
+/// The arguments of [`PUBLISH_TASK`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishArgs {
+    /// The version to publish.
+    pub repository_version_pk: PulpId,
+    /// Name of the manifest to write (default: the repository's `manifest`).
+    #[serde(default)]
+    pub manifest: Option<String>,
+}
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The version (or its repository) cannot be read.
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    /// A model could not be read or written.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The manifest could not be stored.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A file of the version has no known size (no artifact, no remote artifact).
+    #[error("the size of {0} is unknown: it has neither an artifact nor a remote artifact")]
+    UnknownSize(String),
+}
+
+impl From<sqlx::Error> for PublishError {
+    fn from(e: sqlx::Error) -> Self {
+        PublishError::Model(ModelError::from(e))
+    }
+}
+
+/// Publishes version `version_id`: a [`FilePublication`] whose published artifacts are every
+/// content artifact of the version (one `INSERT … SELECT`) plus the generated manifest
+/// (`relative_path,sha256,size` lines, ordered by path) stored as an artifact and recorded
+/// as published metadata named `manifest` (default: the repository's `manifest`). The
+/// publication becomes `complete` only at the end; a failed publish deletes it.
+pub async fn publish(
+    app: &App,
+    version_id: PulpId,
+    manifest: Option<&str>,
+) -> Result<Model<FilePublication>, PublishError> {
+    let db = app.db();
+    let version = get_version_by_id(db, version_id).await?;
+    let repository = models::get::<FileRepository>(db, version.repository_id).await?;
+    let name = manifest
+        .map(str::to_string)
+        .or(repository.detail.manifest.clone())
+        .unwrap_or_else(|| DEFAULT_MANIFEST.to_string());
+    let fields = PublicationFields {
+        repository_version_id: Some(version.pulp_id),
+        ..PublicationFields::default()
+    };
+    let mut publication = models::create(
+        db,
+        Labels::new(),
+        fields,
+        FilePublication {
+            manifest: Some(name.clone()),
+        },
+    )
+    .await?;
+    let id = publication.pulp_id();
+    let filled = async {
+        publish_version_artifacts(db, id, &version).await?;
+        let text = manifest_text(app, id).await?;
+        let stored = app
+            .storage()
+            .ingest_bytes(Bytes::from(text), &ExpectedArtifact::any())
+            .await?;
+        let artifact = models::save_artifact(db, &stored).await?;
+        add_published_metadata(db, id, artifact.pulp_id, &name).await?;
+        mark_complete(db, id).await?;
+        Ok::<(), PublishError>(())
+    }
+    .await;
+    if let Err(e) = filled {
+        if let Err(cleanup) = models::delete::<PublicationKind>(db, id).await {
+            pulp_plugin_api::deps::tracing::warn!(%id, error = %cleanup, "cannot delete a failed publication");
+        }
+        return Err(e);
+    }
+    publication.master.fields.complete = true;
+    Ok(publication)
+}
+
+/// The manifest of a publication's published artifacts, ordered by path.
+async fn manifest_text(app: &App, publication: PulpId) -> Result<String, PublishError> {
+    let db = app.db();
+    let rows: Vec<(String, String, Option<i64>)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT ca.relative_path, f.digest, COALESCE(a.size, \
+                (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id)) \
+             FROM core_publishedartifact pa \
+             JOIN core_contentartifact ca ON ca.pulp_id = pa.content_artifact_id \
+             JOIN file_filecontent f ON f.pulp_id = ca.content_id \
+             LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+             WHERE pa.publication_id = $1 ORDER BY ca.relative_path",
+        )
+        .bind(publication)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut text = String::with_capacity(rows.len() * 96);
+    for (relative_path, digest, size) in rows {
+        let size = size
+            .and_then(|s| u64::try_from(s).ok())
+            .ok_or_else(|| PublishError::UnknownSize(relative_path.clone()))?;
+        let entry = Entry {
+            relative_path,
+            digest,
+            size,
+        };
+        text.push_str(&entry.to_string());
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// The task function of [`PUBLISH_TASK`]: the publication's href goes into
+/// `created_resources`.
+pub async fn publish_task(task: TaskContext) -> TaskOutput {
+    let args: PublishArgs = task.parse_args()?;
+    let publication = publish(
+        task.app(),
+        args.repository_version_pk,
+        args.manifest.as_deref(),
+    )
+    .await
+    .map_err(|e| TaskError::new(e.to_string()))?;
+    task.add_created_resource(publication.pulp_href());
+    Ok(None)
+}
