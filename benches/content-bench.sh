@@ -82,7 +82,11 @@ for url in "$NGINX_URL/small.bin" "$PULP_URL/small.bin"; do
     done
     cmp <(curl -fsS "$url") "$WORK/www/small.bin"
 done
-echo "both servers answer with the same bytes"
+BIG_SUM=$(sha256sum < "$WORK/www/big.bin" | cut -d' ' -f1)
+for url in "$NGINX_URL/big.bin" "$PULP_URL/big.bin"; do
+    [ "$(curl -fsS "$url" | sha256sum | cut -d' ' -f1)" = "$BIG_SUM" ] || { echo "wrong bytes from $url"; exit 1; }
+done
+echo "both servers answer with the same bytes (small and big file)"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # Anonymous memory only (file pages mapped while sending are page cache, not the app's).
