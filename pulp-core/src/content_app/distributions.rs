@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::sync::Mutex;
 
 use super::ContentAppError;
@@ -89,13 +88,11 @@ type DistributionRow = (
     Option<bool>,
     Option<PulpId>,
     Option<i64>,
-    DateTime<Utc>,
 );
 
 const SNAPSHOT_SQL: &str = "SELECT d.pulp_id, d.name, d.base_path, d.hidden, d.content_guard_id, \
      d.repository_id, d.repository_version_id, d.publication_id, \
-     v.repository_id, v.number, p.complete, p.pass_through, pv.repository_id, pv.number, \
-     d.pulp_last_updated \
+     v.repository_id, v.number, p.complete, p.pass_through, pv.repository_id, pv.number \
      FROM core_distribution d \
      LEFT JOIN core_repositoryversion v ON v.pulp_id = d.repository_version_id \
      LEFT JOIN core_publication p ON p.pulp_id = d.publication_id \
@@ -210,7 +207,6 @@ fn from_row(row: DistributionRow) -> ServedDistribution {
         pass_through,
         publication_repository,
         publication_number,
-        _updated,
     ) = row;
     let source = if publication_id.is_some() {
         match (
