@@ -140,6 +140,7 @@ struct AppInner {
     wakeup: Wakeup,
     process_name: String,
     verified: crate::api::auth::VerifiedCredentials,
+    content: crate::content_app::ContentState,
 }
 
 impl App {
@@ -167,8 +168,10 @@ impl App {
         let db = Database::connect(&settings.effective_database_url())
             .await
             .map_err(|e| SettingError::new("database_url", e.to_string()))?;
+        let content = crate::content_app::ContentState::from_settings(&settings);
         Ok(App {
             inner: Arc::new(AppInner {
+                content,
                 settings,
                 db,
                 storage,
@@ -223,6 +226,28 @@ impl App {
     /// The detail types the plugins declared.
     pub fn detail_types(&self) -> &[crate::plugin::DetailType] {
         &self.inner.registry.detail_types
+    }
+
+    /// Routes plugins add to the content app.
+    pub fn content_routes(&self) -> &[crate::plugin::ContentRoutes] {
+        &self.inner.registry.content_routes
+    }
+
+    /// The check of content guards of type `pulp_type`, if a plugin declared one.
+    pub fn content_guard_check(
+        &self,
+        pulp_type: &str,
+    ) -> Option<std::sync::Arc<dyn crate::content_app::ContentGuardCheck>> {
+        self.inner
+            .registry
+            .guard_checks
+            .get(pulp_type)
+            .map(|c| c.0.clone())
+    }
+
+    /// State the content app shares between its routers (caches, downloads in flight).
+    pub fn content_state(&self) -> &crate::content_app::ContentState {
+        &self.inner.content
     }
 
     /// The version hooks of the repository type `pulp_type`, if a plugin declared it.

@@ -90,7 +90,13 @@ pub struct Registry {
     pub(crate) publish_tasks: std::collections::BTreeMap<String, String>,
     pub(crate) content_uploads:
         std::collections::BTreeMap<String, crate::api::content_upload::ContentUploadOps>,
+    pub(crate) content_routes: Vec<ContentRoutes>,
+    pub(crate) guard_checks:
+        std::collections::BTreeMap<String, crate::content_app::guard::GuardCheck>,
 }
+
+/// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
+pub type ContentRoutes = fn(crate::app::App) -> axum::Router;
 
 /// A detail type a plugin declared (what generic code needs to know about it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,6 +261,30 @@ impl Registry {
     /// Declares a content-guard type.
     pub fn content_guard<T: Detail<Kind = ContentGuardKind>>(&mut self) -> &mut Self {
         self.detail::<T>()
+    }
+
+    /// Adds routes to the content app: `routes(app)` is merged into
+    /// [`content_router`](crate::content_app::content_router) before the distribution
+    /// handler, so its paths (full paths, e.g. `/pulp/content/<plugin>/…`) take precedence;
+    /// every other path is served from distributions as usual.
+    pub fn content_routes(&mut self, routes: ContentRoutes) -> &mut Self {
+        self.content_routes.push(routes);
+        self
+    }
+
+    /// Declares how content guards of type `pulp_type` decide on requests (see
+    /// [`ContentGuardCheck`](crate::content_app::ContentGuardCheck)). A guarded distribution
+    /// whose guard type has no check refuses every request with 403.
+    pub fn content_guard_check(
+        &mut self,
+        pulp_type: &str,
+        check: impl crate::content_app::ContentGuardCheck,
+    ) -> &mut Self {
+        self.guard_checks.insert(
+            pulp_type.to_string(),
+            crate::content_app::guard::GuardCheck(std::sync::Arc::new(check)),
+        );
+        self
     }
 
     /// The detail types declared so far.

@@ -135,8 +135,8 @@ fn nested_environment_variables_merge_into_tables() {
         );
         assert_eq!(s.storage.options["aws_region"], "eu-west-1");
         assert!(
-            !s.storage.redirect_to_object_storage,
-            "sibling keys keep their defaults"
+            s.storage.redirect_to_object_storage,
+            "sibling keys keep their defaults (true, as in Pulp)"
         );
         assert_eq!(s.allowed_content_checksums, ["sha256", "sha512"]);
         Ok(())

@@ -89,7 +89,9 @@
 pub use pulp_core::api::ApiError;
 pub use pulp_core::app::{App, AppBuilder, AppError};
 pub use pulp_core::db::{Backend, Database, DbError, DbTransaction, Migration, PulpId};
-pub use pulp_core::plugin::{Component, DetailType, Plugin, Registry, PULP_API_VERSION};
+pub use pulp_core::plugin::{
+    Component, ContentRoutes, DetailType, Plugin, Registry, PULP_API_VERSION,
+};
 pub use pulp_core::settings::{SettingError, Settings, SettingsSources};
 pub use pulp_core::storage::{
     AllowedChecksums, ArtifactStorage, ChecksumType, Digests, ExpectedArtifact, StorageError,
@@ -116,6 +118,14 @@ pub mod repository {
 /// digest validation while streaming ([`Downloader`](download::Downloader)).
 pub mod download {
     pub use pulp_core::download::*;
+}
+
+/// The content app: routes plugins add ([`Registry::content_routes`]), content-guard checks
+/// ([`ContentGuardCheck`](content_app::ContentGuardCheck), registered with
+/// [`Registry::content_guard_check`]), and the base-path checks of distributions
+/// ([`check_base_path`](content_app::check_base_path)).
+pub mod content_app {
+    pub use pulp_core::content_app::*;
 }
 
 /// The sync pipeline (Pulp's stages API): write a first [`Stage`](pipeline::Stage) that

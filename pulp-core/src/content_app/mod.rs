@@ -1,74 +1,341 @@
-//! The content app: serves distributions under `CONTENT_PATH_PREFIX`.
+//! The content app: serves distributions under `content_path_prefix` (`/pulp/content/`).
 //!
-//! Until distributions exist (they come with the publication work), it answers the root
-//! listing and 404 for everything else.
+//! A request path below the prefix names a distribution by the longest base path it starts
+//! with, then a file of what the distribution serves: its publication (published artifacts
+//! and metadata), else the fixed repository version, else the latest version of its
+//! repository (content artifacts by relative path). Files come from artifact storage with
+//! `ETag`, `Last-Modified`, ranges and conditional requests; content not downloaded yet is
+//! fetched from its remote (`on_demand`, kept) or relayed (`streamed`, not kept).
+//! Directories get an HTML listing; the prefix itself lists the distributions that are
+//! not hidden. See `docs/content-app.md`.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+mod base_path;
+mod distributions;
+mod file_cache;
+pub mod guard;
+pub mod http;
+mod listing;
+mod on_demand;
+mod resolve;
+mod respond;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 
-use crate::app::App;
+pub use base_path::{check_base_path, validate_base_path};
+pub use distributions::{DistributionCache, ServedDistribution, Source};
+pub use guard::{ContentGuardCheck, GuardDenied};
+pub use on_demand::OnDemand;
+pub use resolve::{ArtifactFile, ListingEntry, Resolved};
 
-/// The content app's routes.
-pub fn content_router(app: App) -> Router {
-    let prefix = app.settings().content_path_prefix.clone();
-    Router::new()
-        .route(&prefix, get(root_listing))
-        .fallback(not_found)
-        .with_state(app)
+use crate::app::App;
+use crate::models::{get_master, ContentGuardKind};
+use respond::plain;
+
+/// Setting: seconds the content app keeps its snapshot of distributions (default 2).
+pub const CACHE_TTL_SETTING: &str = "content_distribution_cache_ttl";
+/// Default of [`CACHE_TTL_SETTING`].
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Why the content app could not answer (a 500 to the client, logged).
+#[derive(Debug, thiserror::Error)]
+pub enum ContentAppError {
+    /// A database query failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Loading a model failed.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
 }
 
-async fn root_listing(State(app): State<App>) -> Html<String> {
-    let prefix = &app.settings().content_path_prefix;
-    Html(format!(
-        "<!DOCTYPE html>\n<html><head><title>Index of {prefix}</title></head>\
-         <body><h1>Index of {prefix}</h1><ul></ul></body></html>\n"
+impl IntoResponse for ContentAppError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "content app request failed");
+        plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500: Internal Server Error",
+        )
+    }
+}
+
+/// What the content app keeps between requests: the distribution snapshot and the
+/// downloads in flight. One per [`App`] (see [`App::content_state`]).
+#[derive(Debug)]
+pub struct ContentState {
+    prefix: String,
+    distributions: DistributionCache,
+    files: file_cache::FileCache,
+    on_demand: OnDemand,
+}
+
+impl ContentState {
+    /// State configured by the settings ([`CACHE_TTL_SETTING`]).
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        let ttl = settings
+            .extra_value::<f64>(CACHE_TTL_SETTING)
+            .ok()
+            .flatten()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_CACHE_TTL);
+        Self {
+            prefix: normalized_prefix(&settings.content_path_prefix),
+            distributions: DistributionCache::new(ttl),
+            files: file_cache::FileCache::new(ttl),
+            on_demand: OnDemand::default(),
+        }
+    }
+
+    /// Makes the next request reload distributions (call after creating, changing or
+    /// deleting one in this process; other processes see changes after the TTL).
+    pub fn invalidate_distributions(&self) {
+        self.distributions.invalidate();
+        self.files.clear();
+    }
+
+    /// The on-demand downloads.
+    pub fn on_demand(&self) -> &OnDemand {
+        &self.on_demand
+    }
+}
+
+/// The content app's routes: the plugins' (see
+/// [`Registry::content_routes`](crate::plugin::Registry::content_routes)) first, then
+/// distributions for every other path.
+pub fn content_router(app: App) -> Router {
+    let mut router = Router::new().fallback(handle).with_state(app.clone());
+    for routes in app.content_routes() {
+        router = router.merge(routes(app.clone()));
+    }
+    router
+}
+
+/// The configured prefix, with exactly one leading and one trailing `/`.
+fn normalized_prefix(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        "/".into()
+    } else {
+        format!("/{trimmed}/")
+    }
+}
+
+async fn handle(State(app): State<App>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let head = parts.method == Method::HEAD;
+    if !head && parts.method != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+            "405: Method Not Allowed\n",
+        )
+            .into_response();
+    }
+    match route(&app, &parts, head).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "404: Not Found")
+}
+
+/// 301 to the same path with a `/` added (query kept).
+fn redirect_to_directory(parts: &Parts) -> Response {
+    let mut location = format!("{}/", parts.uri.path());
+    if let Some(query) = parts.uri.query() {
+        location.push('?');
+        location.push_str(query);
+    }
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, location)],
+            Body::empty(),
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+fn html(page: String) -> Response {
+    Html(page).into_response()
+}
+
+async fn route(app: &App, parts: &Parts, head: bool) -> Result<Response, ContentAppError> {
+    let Ok(path) = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() else {
+        return Ok(not_found());
+    };
+    let prefix = &app.content_state().prefix;
+    if path.len() + 1 == prefix.len() && prefix.starts_with(path.as_ref()) {
+        return Ok(redirect_to_directory(parts));
+    }
+    let Some(rest) = path.strip_prefix(prefix.as_str()) else {
+        return Ok(not_found());
+    };
+    let state = app.content_state();
+    let db = app.db();
+    if rest.is_empty() || rest.ends_with('/') {
+        // A listing of base paths below `rest`, unless a distribution serves it.
+        if let Some(response) = serve_path(app, parts, head, rest).await? {
+            return Ok(response);
+        }
+        let entries = base_path_entries(&state.distributions.visible_under(db, rest).await?, rest);
+        if entries.is_empty() && !rest.is_empty() {
+            return Ok(not_found());
+        }
+        return Ok(html(listing::render(&path, &entries, !rest.is_empty())));
+    }
+    if let Some(response) = serve_path(app, parts, head, rest).await? {
+        return Ok(response);
+    }
+    let below = format!("{rest}/");
+    if !state
+        .distributions
+        .visible_under(db, &below)
+        .await?
+        .is_empty()
+    {
+        return Ok(redirect_to_directory(parts));
+    }
+    Ok(not_found())
+}
+
+/// Immediate children of `dir` among `base_paths` (as directory entries).
+fn base_path_entries(base_paths: &[String], dir: &str) -> Vec<ListingEntry> {
+    let mut names: Vec<String> = base_paths
+        .iter()
+        .filter_map(|p| p.strip_prefix(dir))
+        .filter_map(|rest| rest.split('/').next())
+        .filter(|name| !name.is_empty())
+        .map(|name| format!("{name}/"))
+        .collect();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| ListingEntry {
+            name,
+            size: None,
+            date: None,
+        })
+        .collect()
+}
+
+/// The answer of the distribution serving `rest`, `None` when no distribution does.
+async fn serve_path(
+    app: &App,
+    parts: &Parts,
+    head: bool,
+    rest: &str,
+) -> Result<Option<Response>, ContentAppError> {
+    let db = app.db();
+    let Some((dist, relative)) = app.content_state().distributions.find(db, rest).await? else {
+        return Ok(None);
+    };
+    let Some(relative) = relative else {
+        return Ok(Some(redirect_to_directory(parts)));
+    };
+    if let Some(denied) = guard_denies(app, parts, &dist).await? {
+        return Ok(Some(denied));
+    }
+    if dist.source == Source::Nothing {
+        return Ok(Some(not_found()));
+    }
+    let name = relative.rsplit('/').next().unwrap_or("");
+    if relative.is_empty() || relative.ends_with('/') {
+        if matches!(
+            dist.source,
+            Source::Publication {
+                pass_through: false,
+                ..
+            }
+        ) {
+            let index = format!("{relative}index.html");
+            if let Some(Resolved::Artifact(file)) =
+                resolve::resolve_file(db, &dist.source, &index).await?
+            {
+                let prepared = respond::Prepared::new(file, "index.html", None);
+                return Ok(Some(
+                    respond::serve_artifact(app, head, &parts.headers, &prepared).await,
+                ));
+            }
+        }
+        return Ok(Some(
+            match resolve::list_directory(db, &dist.source, &relative).await? {
+                Some(entries) => {
+                    let path = percent_encoding::percent_decode_str(parts.uri.path())
+                        .decode_utf8_lossy()
+                        .to_string();
+                    html(listing::render(&path, &entries, true))
+                }
+                None => not_found(),
+            },
+        ));
+    }
+    let files = &app.content_state().files;
+    if let Some(hit) = files.get(dist.pulp_id, &relative) {
+        return Ok(Some(
+            respond::serve_artifact(app, head, &parts.headers, &hit).await,
+        ));
+    }
+    Ok(Some(
+        match resolve::resolve_file(db, &dist.source, &relative).await? {
+            Some(Resolved::Artifact(file)) => {
+                let mut bytes = None;
+                if files.enabled() && file.size <= file_cache::CACHED_BYTES_LIMIT {
+                    bytes = respond::read_small(app, &file).await.ok();
+                }
+                let prepared = std::sync::Arc::new(respond::Prepared::new(file, name, bytes));
+                if files.enabled() {
+                    files.put(dist.pulp_id, &relative, prepared.clone());
+                }
+                respond::serve_artifact(app, head, &parts.headers, &prepared).await
+            }
+            Some(Resolved::Remote {
+                content_artifact_id,
+            }) => {
+                app.content_state()
+                    .on_demand
+                    .serve(app, head, content_artifact_id, name)
+                    .await
+            }
+            None => {
+                if resolve::is_directory(db, &dist.source, &format!("{relative}/")).await? {
+                    redirect_to_directory(parts)
+                } else {
+                    not_found()
+                }
+            }
+        },
     ))
 }
 
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "404: Not Found\n").into_response()
-}
-
-/// Checks a distribution's `base_path`: relative, confined, and not overlapping the base path
-/// of another distribution (`exclude` is the distribution being updated).
-pub async fn check_base_path(
-    db: &crate::db::Database,
-    base_path: &str,
-    exclude: Option<crate::db::PulpId>,
-) -> Result<(), crate::validation::ValidationErrors> {
-    let mut errors = crate::validation::ValidationErrors::new();
-    if let Err(e) = crate::validation::validate_relative_path(base_path) {
-        errors.add("base_path", e.to_string());
-        return Err(errors);
-    }
-    let trimmed = base_path.trim_matches('/').to_string();
-    let exclude = exclude.unwrap_or(crate::db::PulpId(uuid::Uuid::nil()));
-    let rows: Vec<(String, String)> = match crate::on_pool!(db, pool => {
-        sqlx::query_as("SELECT name, base_path FROM core_distribution WHERE pulp_id <> $1")
-            .bind(exclude)
-            .fetch_all(pool)
-            .await
-    }) {
-        Ok(rows) => rows,
-        Err(e) => {
-            errors.add("base_path", format!("cannot check for overlaps: {e}"));
-            return Err(errors);
-        }
+/// 403 when the distribution's content guard refuses the request.
+async fn guard_denies(
+    app: &App,
+    parts: &Parts,
+    dist: &ServedDistribution,
+) -> Result<Option<Response>, ContentAppError> {
+    let Some(guard_id) = dist.content_guard_id else {
+        return Ok(None);
     };
-    for (name, other) in rows {
-        let other = other.trim_matches('/');
-        let overlaps = other == trimmed
-            || other.starts_with(&format!("{trimmed}/"))
-            || trimmed.starts_with(&format!("{other}/"));
-        if overlaps {
-            errors.add(
-                "base_path",
-                format!("Overlaps with existing distribution '{name}'"),
-            );
-        }
-    }
-    errors.into_result()
+    let guard = match get_master::<ContentGuardKind>(app.db(), guard_id).await {
+        Ok(guard) => guard,
+        Err(crate::models::ModelError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(check) = app.content_guard_check(&guard.pulp_type) else {
+        return Ok(Some(plain(StatusCode::FORBIDDEN, "403: Forbidden")));
+    };
+    Ok(match check.check(app, parts, &guard).await {
+        Ok(()) => None,
+        Err(denied) => Some(plain(StatusCode::FORBIDDEN, format!("403: {denied}"))),
+    })
 }

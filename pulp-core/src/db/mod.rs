@@ -59,9 +59,15 @@ pub fn core_migrations() -> Vec<Migration> {
         },
         Migration {
             app: "core",
-            name: "0005_list_order",
-            sqlite: include_str!("migrations/core_0005_list_order.sqlite.sql"),
-            postgres: include_str!("migrations/core_0005_list_order.postgres.sql"),
+            name: "0005_content_app",
+            sqlite: include_str!("migrations/core_0005_content_app.sqlite.sql"),
+            postgres: include_str!("migrations/core_0005_content_app.postgres.sql"),
+        },
+        Migration {
+            app: "core",
+            name: "0006_list_order",
+            sqlite: include_str!("migrations/core_0006_list_order.sqlite.sql"),
+            postgres: include_str!("migrations/core_0006_list_order.postgres.sql"),
         },
     ]
 }

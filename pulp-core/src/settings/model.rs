@@ -9,15 +9,26 @@ use serde::{Deserialize, Serialize};
 use crate::storage::ChecksumType;
 
 /// Where artifacts and shared temporary files are kept.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct StorageSettings {
     /// `file:///path` or `s3://bucket/prefix`; unset means `<data_dir>/media`.
     pub url: Option<String>,
     /// Backend options passed to `object_store` (e.g. `aws_endpoint`, `aws_access_key_id`).
     pub options: BTreeMap<String, String>,
-    /// Answer content requests with a redirect to a presigned object-storage URL (S3 only).
+    /// Answer content requests with a redirect to a presigned object-storage URL (S3 only;
+    /// Pulp's `REDIRECT_TO_OBJECT_STORAGE`, true by default as in Pulp).
     pub redirect_to_object_storage: bool,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            options: BTreeMap::new(),
+            redirect_to_object_storage: true,
+        }
+    }
 }
 
 /// All settings of a pulp-rs process.

@@ -142,7 +142,11 @@ enum Backend {
     /// A local directory: staging files live inside it, and commit is a link (atomic, no copy).
     Local { root: PathBuf },
     /// Any other object store: staging files live in the working directory, commit is an upload.
-    Object { prefix: ObjectPath },
+    /// S3 buckets also keep a client that can presign URLs.
+    Object {
+        prefix: ObjectPath,
+        signer: Option<Arc<object_store::aws::AmazonS3>>,
+    },
 }
 
 /// Content-addressed artifact storage plus Pulp's shared temporary files.
@@ -188,9 +192,13 @@ impl ArtifactStorage {
         }
         let (store, prefix) = object_store::parse_url_opts(&parsed, options.iter())
             .map_err(|e| StorageError::Config(format!("{url}: {e}")))?;
+        let signer = match parsed.scheme() {
+            "s3" | "s3a" => Some(Arc::new(s3_signer(url, options)?)),
+            _ => None,
+        };
         Ok(Self {
             store: Arc::from(store),
-            backend: Backend::Object { prefix },
+            backend: Backend::Object { prefix, signer },
             staging_dir: working_dir.join("staging"),
             allowed,
         })
@@ -229,6 +237,27 @@ impl ArtifactStorage {
         match &self.backend {
             Backend::Local { root } => Some(root),
             Backend::Object { .. } => None,
+        }
+    }
+
+    /// A presigned `GET` URL of a storage key valid for `expires`, when the storage can
+    /// presign (S3); `None` otherwise.
+    pub async fn presigned_url(
+        &self,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> Result<Option<url::Url>, StorageError> {
+        use object_store::signer::Signer;
+        match &self.backend {
+            Backend::Object {
+                signer: Some(signer),
+                ..
+            } => Ok(Some(
+                signer
+                    .signed_url(axum::http::Method::GET, &self.key(key), expires)
+                    .await?,
+            )),
+            _ => Ok(None),
         }
     }
 
@@ -495,12 +524,28 @@ impl ArtifactStorage {
     pub fn key(&self, key: &str) -> ObjectPath {
         match &self.backend {
             Backend::Local { .. } => ObjectPath::from(key),
-            Backend::Object { prefix } => prefix
+            Backend::Object { prefix, .. } => prefix
                 .parts()
                 .chain(ObjectPath::from(key).parts())
                 .collect(),
         }
     }
+}
+
+/// An S3 client built from the same URL and options as the store, used to presign URLs.
+fn s3_signer(
+    url: &str,
+    options: &std::collections::BTreeMap<String, String>,
+) -> Result<object_store::aws::AmazonS3, StorageError> {
+    let mut builder = object_store::aws::AmazonS3Builder::new().with_url(url);
+    for (key, value) in options {
+        if let Ok(key) = key.parse::<object_store::aws::AmazonS3ConfigKey>() {
+            builder = builder.with_config(key, value);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| StorageError::Config(format!("{url}: {e}")))
 }
 
 fn commit_local(staged: Staged, target: &Path) -> Result<bool, StorageError> {

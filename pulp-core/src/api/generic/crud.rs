@@ -75,6 +75,7 @@ impl DetailOps {
             delete: |app, id| {
                 Box::pin(async move {
                     models::delete::<T::Kind>(app.db(), id).await?;
+                    served_objects_changed::<T>(&app);
                     Ok(Value::Null)
                 })
             },
@@ -91,7 +92,17 @@ impl DetailOps {
 async fn create_now<T: Detail>(app: &App, body: Value) -> Result<Value, ApiError> {
     let (labels, fields, detail) = parse_parts::<T>(app, body, None, false).await?;
     let model = models::create::<T>(app.db(), labels, fields, detail).await?;
+    served_objects_changed::<T>(app);
     single(app, &model).await
+}
+
+/// A change to what the content app serves is seen by this process at once (others see it
+/// when their cache expires).
+fn served_objects_changed<T: Detail>(app: &App) {
+    let table = <T::Kind as MasterKind>::TABLE;
+    if matches!(table, "core_distribution" | "core_publication" | "core_repository") {
+        app.content_state().invalidate_distributions();
+    }
 }
 
 async fn update_now<T: Detail>(
@@ -107,6 +118,7 @@ async fn update_now<T: Detail>(
     model.master.fields = fields;
     model.detail = detail;
     let model = models::update::<T>(app.db(), model).await?;
+    served_objects_changed::<T>(app);
     single(app, &model).await
 }
 
@@ -531,6 +543,7 @@ pub async fn delete<T: Detail>(
         return Ok(task_response(&task));
     }
     models::delete::<T::Kind>(app.db(), model.pulp_id()).await?;
+    served_objects_changed::<T>(&app);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
