@@ -14,6 +14,10 @@ use pulp_core::App;
 use serde_json::json;
 use support::binary_in;
 
+/// The tests of this file start worker processes and assert timings (heartbeat periods): they
+/// run one at a time so that they do not starve each other of the machine's cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A worker process, killed when dropped.
 struct WorkerProcess(Child);
 
@@ -257,6 +261,7 @@ async fn a_killed_worker_fails_its_task_and_frees_its_resources(t: &TestDatabase
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_tasks_on_three_worker_processes_on_sqlite() {
+    let _serial = SERIAL.lock().await;
     let t = TestDatabase::sqlite().await;
     thousand_tasks_on_three_worker_processes(&t).await;
     t.cleanup().await;
@@ -264,6 +269,7 @@ async fn thousand_tasks_on_three_worker_processes_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_tasks_on_three_worker_processes_on_postgres() {
+    let _serial = SERIAL.lock().await;
     let Some(t) = TestDatabase::postgres().await else {
         return;
     };
@@ -273,6 +279,7 @@ async fn thousand_tasks_on_three_worker_processes_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_on_sqlite() {
+    let _serial = SERIAL.lock().await;
     let t = TestDatabase::sqlite().await;
     a_killed_worker_fails_its_task_and_frees_its_resources(&t).await;
     t.cleanup().await;
@@ -280,6 +287,7 @@ async fn a_killed_worker_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_on_postgres() {
+    let _serial = SERIAL.lock().await;
     let Some(t) = TestDatabase::postgres().await else {
         return;
     };
@@ -414,6 +422,7 @@ async fn a_killed_worker_leaves_no_half_made_version(t: &TestDatabase, units: us
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_leaves_no_half_made_version_on_sqlite() {
+    let _serial = SERIAL.lock().await;
     let t = TestDatabase::sqlite().await;
     a_killed_worker_leaves_no_half_made_version(&t, 150_000).await;
     t.cleanup().await;
@@ -421,6 +430,7 @@ async fn a_killed_worker_leaves_no_half_made_version_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_leaves_no_half_made_version_on_postgres() {
+    let _serial = SERIAL.lock().await;
     let Some(t) = TestDatabase::postgres().await else {
         return;
     };

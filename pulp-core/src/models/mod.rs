@@ -19,8 +19,8 @@ mod store;
 
 pub use artifact::{
     artifacts_by_id, content_artifacts, find_artifact, find_artifacts, forget_artifacts,
-    remote_artifacts, save_artifact, save_artifacts, save_content_artifacts,
-    save_remote_artifacts, Artifact, ContentArtifact, RemoteArtifact,
+    remote_artifacts, save_artifact, save_artifacts, save_content_artifacts, save_remote_artifacts,
+    Artifact, ContentArtifact, RemoteArtifact,
 };
 pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
 pub use error::ModelError;

@@ -44,6 +44,9 @@ impl From<ModelError> for ApiError {
 /// The future of a type-erased operation.
 pub type OpFuture = BoxFuture<'static, Result<Value, ApiError>>;
 
+/// The future of type-erased rendering: the responses of several objects.
+pub type RenderFuture = BoxFuture<'static, Result<Vec<Value>, ApiError>>;
+
 /// The generic operations of one detail type, callable without knowing the type (what the
 /// `general_*` tasks run).
 #[derive(Clone, Copy)]
@@ -55,7 +58,7 @@ pub struct DetailOps {
     /// Deletes object `id`.
     pub delete: fn(App, PulpId) -> OpFuture,
     /// The responses of objects `ids` (in that order; missing ones left out).
-    pub render: fn(App, Vec<PulpId>) -> BoxFuture<'static, Result<Vec<Value>, ApiError>>,
+    pub render: fn(App, Vec<PulpId>) -> RenderFuture,
 }
 
 impl std::fmt::Debug for DetailOps {
@@ -100,7 +103,10 @@ async fn create_now<T: Detail>(app: &App, body: Value) -> Result<Value, ApiError
 /// when their cache expires).
 fn served_objects_changed<T: Detail>(app: &App) {
     let table = <T::Kind as MasterKind>::TABLE;
-    if matches!(table, "core_distribution" | "core_publication" | "core_repository") {
+    if matches!(
+        table,
+        "core_distribution" | "core_publication" | "core_repository"
+    ) {
         app.content_state().invalidate_distributions();
     }
 }

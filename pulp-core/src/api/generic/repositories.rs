@@ -486,7 +486,7 @@ pub fn mount_repository<T: Detail<Kind = RepositoryKind>>(routes: &mut ApiRoutes
             &format!("{}_sync", n.op),
             &n.tag,
         )
-        .summary(&format!("Sync from a remote"))
+        .summary("Sync from a remote")
         .body(RequestBody::Schema(sync_schema.clone()))
         .response(202, Answer::Task)],
     );
