@@ -61,9 +61,10 @@ impl Database {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            // 64 MiB of page cache per connection (SQLite's default is 2 MiB): bulk changes
-            // to big repositories touch index pages all over the file.
-            .pragma("cache_size", "-65536");
+            // 32 MiB of page cache per connection (SQLite's default is 2 MiB): bulk changes
+            // to big repositories touch index pages all over the file. More made a 100,000-file
+            // sync's memory grow with the repository (the cache fills as the tables grow).
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# End-to-end figures against the real `pulp-server serve` (release build), with the workload
+# scripts of ../shared/bench that also measure pulpcore:
+#   - sync-bench.sh: immediate and on_demand sync of N new files (served by nginx), publish,
+#     distribute, download one file back;
+#   - task-latency.sh: round trip of small tasks (PATCH of a repository) through the API.
+# Each measurement gets a fresh server (fresh database and storage), on SQLite and, when
+# PULP_TEST_POSTGRES_URL is set, on a fresh PostgreSQL database.
+#
+# usage: benches/server-bench.sh [N_FILES]      (default 5000)
+# needs: nginx, python3, psql (for PostgreSQL); builds target/release/pulp-server if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-5000}
+SHARED=${SHARED:-../shared/bench}
+BIN=target/release/pulp-server
+[ -x "$BIN" ] || cargo build --release -p pulp-server
+WORK=$(mktemp -d /tmp/pulp-server-bench.XXXXXX)
+FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
+NGINX_PORT=${NGINX_PORT:-8880}
+API_PORT=24917; CONTENT_PORT=24916
+SERVER_PID=""
+
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" stop "$FIXTURE" "$NGINX_PORT" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+[ -f "$FIXTURE/PULP_MANIFEST" ] || python3 "$SHARED/make-file-fixture.py" "$FIXTURE" "$N"
+RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" start "$FIXTURE" "$NGINX_PORT" >/dev/null
+MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
+
+start_server() { # $1 = database url ('' for SQLite in the data dir)
+    local data="$WORK/data-$RANDOM"
+    mkdir -p "$data"
+    env ${1:+PULP_DATABASE_URL=$1} PULP_DATA_DIR="$data" PULP_ADMIN_PASSWORD=password \
+        PULP_API_BIND=127.0.0.1:$API_PORT PULP_CONTENT_BIND=127.0.0.1:$CONTENT_PORT RUST_LOG=warn \
+        "$BIN" serve >"$data/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/pulp/api/v3/status/" && return 0
+        sleep 0.1
+    done
+    echo "the server did not start" >&2; cat "$data/server.log" >&2; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+fresh_pg() { # prints the URL of a new, empty database
+    local name="pulp_bench_$RANDOM$RANDOM"
+    psql "$PULP_TEST_POSTGRES_URL" -qAtc "CREATE DATABASE $name" >/dev/null
+    echo "${PULP_TEST_POSTGRES_URL%/*}/$name"
+}
+drop_pg() { psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE IF EXISTS ${1##*/}" >/dev/null; }
+
+export API="http://127.0.0.1:$API_PORT" CONTENT="http://127.0.0.1:$CONTENT_PORT" AUTH=admin:password
+backends=(sqlite)
+[ -n "${PULP_TEST_POSTGRES_URL:-}" ] && backends+=(postgres)
+for backend in "${backends[@]}"; do
+    for policy in immediate on_demand; do
+        url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
+        start_server "$url"
+        echo "== $backend, $policy, $N files"
+        bash "$SHARED/sync-bench.sh" "$MANIFEST" "$policy" "b$RANDOM"
+        stop_server
+        [ -n "$url" ] && drop_pg "$url"
+    done
+    url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
+    start_server "$url"
+    echo "== $backend, task round trips"
+    bash "$SHARED/task-latency.sh" 200
+    stop_server
+    [ -n "$url" ] && drop_pg "$url"
+done
