@@ -105,6 +105,18 @@ impl Api {
     }
 }
 
+/// Percent-encodes a query value.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 const REMOTES: &str = "/pulp/api/v3/remotes/file/file/";
 const REPOSITORIES: &str = "/pulp/api/v3/repositories/file/file/";
 
@@ -128,6 +140,18 @@ pulp_core::db_tests! {
         assert_eq!(page["results"][0].as_object().map(|o| o.len()), Some(2));
         assert!(page["next"].as_str().is_some_and(|n| n.contains("offset=2")), "{page}");
         assert!(page["previous"].as_str().is_some(), "{page}");
+        // q: filters combined with AND / OR / NOT
+        let page = api.get(&format!("{REMOTES}?q={}", urlencode("name=beta OR (name__startswith=alpha AND NOT name=alphabet)"))).await;
+        let mut names: Vec<&str> = page["results"].as_array().expect("results").iter().filter_map(|r| r["name"].as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["alpha", "beta"], "{page}");
+        let all = api.get(&format!("/pulp/api/v3/remotes/?q={}", urlencode("NOT name__contains=\"alpha\""))).await;
+        assert_eq!(all["count"], 1);
+        for bad in ["name=a AND", "colour=red", "(name=a"] {
+            let (status, body) = api.call(Method::GET, &format!("{REMOTES}?q={}", urlencode(bad)), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+            assert!(body["q"].is_array(), "{body}");
+        }
         let page = api.get(&format!("{REMOTES}?name__in=beta,alpha&exclude_fields=url")).await;
         assert_eq!(page["count"], 2);
         assert!(page["results"][0].get("url").is_none());

@@ -26,6 +26,11 @@ impl QueryParams {
         )
     }
 
+    /// Parameters from `(name, value)` pairs.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        QueryParams(pairs)
+    }
+
     /// The last value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -129,6 +134,22 @@ impl SqlWhere {
             "more values than placeholders in {clause}"
         );
         self.clauses.push(sql);
+    }
+
+    /// How many clauses were added so far.
+    pub fn clause_count(&self) -> usize {
+        self.clauses.len()
+    }
+
+    /// Removes and returns the clauses added after the first `count` (their values stay bound:
+    /// placeholders are numbered, so the clauses can be recombined in any order).
+    pub fn take_clauses_since(&mut self, count: usize) -> Vec<String> {
+        self.clauses.split_off(count.min(self.clauses.len()))
+    }
+
+    /// Adds a clause whose placeholders were already numbered by this filter.
+    pub fn push_numbered_clause(&mut self, clause: String) {
+        self.clauses.push(clause);
     }
 
     /// Adds `column IN (?, ?, …)` (an empty list matches nothing).

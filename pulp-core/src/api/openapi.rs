@@ -625,6 +625,11 @@ pub fn common_filter_params() -> Vec<Param> {
             FieldType::String,
             "Filter labels by search string",
         ),
+        Param::query(
+            "q",
+            FieldType::String,
+            "Filters combined with AND, OR, NOT and parentheses, e.g. name__contains=\"a\" AND NOT pulp_label_select=\"env=prod\"",
+        ),
     ]
 }
 

@@ -172,22 +172,11 @@ pub async fn list<T: Detail>(
     let table = <T::Kind as MasterKind>::TABLE;
     let mut filter = SqlWhere::new(app.db().backend());
     filter.add("m.pulp_type = ?", [SqlValue::Text(T::PULP_TYPE.into())]);
-    common_filters(&app, &mut filter, &query, table)?;
-    for (param, column) in T::API_FILTERS {
-        text_filters(
-            &mut filter,
-            &query,
-            param,
-            &format!("d.{column}"),
-            &["", "__in", "__contains"],
-        );
-    }
-    if table == "core_content" {
-        super::content::version_filters(&app, &mut filter, &query).await?;
-    }
-    if table == "core_publication" {
-        publication_filters(&app, &mut filter, &query).await?;
-    }
+    let mut filter = type_filters::<T>(app.clone(), filter, query.clone()).await?;
+    super::q::apply_q(&mut filter, &query, |f, q| {
+        type_filters::<T>(app.clone(), f, q)
+    })
+    .await?;
     let order = ordering(
         &query,
         &ordering_columns(table),
@@ -197,7 +186,8 @@ pub async fn list<T: Detail>(
     let needs_detail = T::API_FILTERS
         .iter()
         .any(|(param, _)| query.has_prefix(param))
-        || order.contains("d.");
+        || order.contains("d.")
+        || query.get("q").is_some();
     let from = if needs_detail {
         format!("{table} m JOIN {} d ON d.pulp_id = m.pulp_id", T::TABLE)
     } else {
@@ -217,6 +207,32 @@ pub async fn list<T: Detail>(
         T::ENDPOINT
     );
     Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
+}
+
+/// Every filter of `T`'s list that `query` names, added to `filter`.
+async fn type_filters<T: Detail>(
+    app: App,
+    mut filter: SqlWhere,
+    query: QueryParams,
+) -> Result<SqlWhere, ApiError> {
+    let table = <T::Kind as MasterKind>::TABLE;
+    common_filters(&app, &mut filter, &query, table)?;
+    for (param, column) in T::API_FILTERS {
+        text_filters(
+            &mut filter,
+            &query,
+            param,
+            &format!("d.{column}"),
+            &["", "__in", "__contains"],
+        );
+    }
+    if table == "core_content" {
+        super::content::version_filters(&app, &mut filter, &query).await?;
+    }
+    if table == "core_publication" {
+        publication_filters(&app, &mut filter, &query).await?;
+    }
+    Ok(filter)
 }
 
 /// Filters every list of masters has: name lookups, hrefs/ids/PRNs, timestamps.

@@ -29,6 +29,19 @@ const KINDS: [(&str, &str, &str); 5] = [
     ("core_content", "content", "Content"),
 ];
 
+async fn kind_filters(
+    app: App,
+    table: &'static str,
+    mut filter: SqlWhere,
+    query: QueryParams,
+) -> Result<SqlWhere, ApiError> {
+    common_filters(&app, &mut filter, &query, table)?;
+    if table == "core_content" {
+        super::content::version_filters(&app, &mut filter, &query).await?;
+    }
+    Ok(filter)
+}
+
 async fn list_kind(
     app: App,
     table: &'static str,
@@ -38,11 +51,18 @@ async fn list_kind(
 ) -> Result<Response, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
-    let mut filter = SqlWhere::new(app.db().backend());
-    common_filters(&app, &mut filter, &query, table)?;
-    if table == "core_content" {
-        super::content::version_filters(&app, &mut filter, &query).await?;
-    }
+    let filter = kind_filters(
+        app.clone(),
+        table,
+        SqlWhere::new(app.db().backend()),
+        query.clone(),
+    )
+    .await?;
+    let mut filter = filter;
+    super::q::apply_q(&mut filter, &query, |f, q| {
+        kind_filters(app.clone(), table, f, q)
+    })
+    .await?;
     let order = ordering(
         &query,
         &ordering_columns(table),

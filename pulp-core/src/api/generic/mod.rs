@@ -9,6 +9,7 @@ mod crud;
 pub mod kinds;
 mod masters;
 mod mount;
+mod q;
 pub mod refs;
 mod render;
 mod repositories;
