@@ -581,8 +581,10 @@ pub async fn delete_version_task(ctx: TaskContext) -> TaskOutput {
     Ok(None)
 }
 
-/// The repair task: checks that every artifact of the version is in storage (and, with
-/// `verify_checksums`, that its bytes still have their sha256); reports what it found.
+/// The repair task (Pulp's `repair_version`): every artifact of the version that is missing
+/// from storage (or, with `verify_checksums`, whose bytes no longer have its sha256) is
+/// removed and downloaded again from one of the remotes that provide it; the task fails
+/// naming how many could not be repaired.
 pub async fn repair_version_task(ctx: TaskContext) -> TaskOutput {
     #[derive(serde::Deserialize)]
     struct Args {
@@ -599,7 +601,8 @@ pub async fn repair_version_task(ctx: TaskContext) -> TaskOutput {
     let ids = crate::repository::version_content_ids(app.db(), &version, i64::MAX, 0)
         .await
         .map_err(|e| TaskError::new(e.to_string()))?;
-    let mut sha256s = Vec::new();
+    // (content artifact, sha256, size) of every stored artifact of the version.
+    let mut stored: Vec<(PulpId, String, i64)> = Vec::new();
     for chunk in ids.chunks(500) {
         let mut filter = SqlWhere::new(app.db().backend());
         filter.add_in(
@@ -607,43 +610,105 @@ pub async fn repair_version_task(ctx: TaskContext) -> TaskOutput {
             chunk.iter().copied().map(SqlValue::Id).collect(),
         );
         let sql = format!(
-            "SELECT a.sha256 FROM core_contentartifact ca JOIN core_artifact a ON a.pulp_id = ca.artifact_id {}",
+            "SELECT ca.pulp_id, a.sha256, a.size FROM core_contentartifact ca \
+             JOIN core_artifact a ON a.pulp_id = ca.artifact_id {}",
             filter.sql()
         );
-        let rows: Vec<String> = crate::on_pool!(app.db(), pool => {
-            crate::bind_values!(sqlx::query_scalar(&sql), filter.values()).fetch_all(pool).await?
+        let rows: Vec<(PulpId, String, i64)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
         });
-        sha256s.extend(rows);
+        stored.extend(rows);
     }
-    let progress = ctx
+    let identify = ctx
         .progress(
             "Identify corrupted units",
-            "repair.repaired",
-            Some(sha256s.len() as u64),
+            "repair.corrupted",
+            Some(stored.len() as u64),
         )
         .await?;
-    let mut missing = 0u64;
-    for sha256 in &sha256s {
+    let mut damaged = Vec::new();
+    for (content_artifact, sha256, size) in stored {
         let ok = if args.verify_checksums {
-            match app.storage().read_artifact(sha256).await {
+            match app.storage().read_artifact(&sha256).await {
                 Ok(bytes) => {
                     use sha2::Digest;
-                    hex::encode(sha2::Sha256::digest(&bytes)) == *sha256
+                    bytes.len() as i64 == size
+                        && hex::encode(sha2::Sha256::digest(&bytes)) == sha256
                 }
                 Err(_) => false,
             }
         } else {
-            app.storage().contains(sha256).await.unwrap_or(false)
+            app.storage().contains(&sha256).await.unwrap_or(false)
         };
         if !ok {
-            missing += 1;
+            damaged.push((content_artifact, sha256, size));
         }
-        progress.increment(1).await?;
+        identify.increment(1).await?;
     }
-    progress.complete().await?;
-    if missing > 0 {
+    identify.complete().await?;
+    let repair = ctx
+        .progress(
+            "Repair corrupted units",
+            "repair.repaired",
+            Some(damaged.len() as u64),
+        )
+        .await?;
+    let sources = models::remote_artifacts(
+        app.db(),
+        &damaged.iter().map(|(ca, _, _)| *ca).collect::<Vec<_>>(),
+    )
+    .await
+    .map_err(|e| TaskError::new(e.to_string()))?;
+    let mut downloaders: std::collections::HashMap<PulpId, crate::download::Downloader> =
+        std::collections::HashMap::new();
+    let mut failed = 0u64;
+    for (content_artifact, sha256, size) in &damaged {
+        let _ = app.storage().delete_artifact(sha256).await;
+        let expected = crate::storage::ExpectedArtifact::any()
+            .with_size(*size as u64)
+            .with_digest(crate::storage::ChecksumType::Sha256, sha256.clone());
+        let mut repaired = false;
+        for source in sources
+            .iter()
+            .filter(|r| r.content_artifact_id == *content_artifact)
+        {
+            if !downloaders.contains_key(&source.remote_id) {
+                let Ok(remote) =
+                    models::get_master::<crate::models::RemoteKind>(app.db(), source.remote_id)
+                        .await
+                else {
+                    continue;
+                };
+                let Ok(downloader) = crate::download::Downloader::for_remote(&remote.fields) else {
+                    continue;
+                };
+                downloaders.insert(source.remote_id, downloader);
+            }
+            let Some(downloader) = downloaders.get(&source.remote_id) else {
+                continue;
+            };
+            match downloader
+                .fetch_artifact(&source.url, &expected, app.storage())
+                .await
+            {
+                Ok(_) => {
+                    repaired = true;
+                    break;
+                }
+                Err(e) => tracing::warn!(url = %source.url, error = %e, "repair download failed"),
+            }
+        }
+        if repaired {
+            repair.increment(1).await?;
+        } else {
+            failed += 1;
+        }
+    }
+    repair.complete().await?;
+    if failed > 0 {
         return Err(TaskError::new(format!(
-            "{missing} artifact(s) of the version are missing or corrupted and have no source to be repaired from"
+            "{failed} of {} missing or corrupted artifact(s) could not be downloaded again from a remote",
+            damaged.len()
         )));
     }
     Ok(None)
