@@ -672,20 +672,21 @@ pub async fn repair_version_task(ctx: TaskContext) -> TaskOutput {
             .iter()
             .filter(|r| r.content_artifact_id == *content_artifact)
         {
-            if !downloaders.contains_key(&source.remote_id) {
-                let Ok(remote) =
-                    models::get_master::<crate::models::RemoteKind>(app.db(), source.remote_id)
-                        .await
-                else {
-                    continue;
-                };
-                let Ok(downloader) = crate::download::Downloader::for_remote(&remote.fields) else {
-                    continue;
-                };
-                downloaders.insert(source.remote_id, downloader);
-            }
-            let Some(downloader) = downloaders.get(&source.remote_id) else {
-                continue;
+            let downloader = match downloaders.entry(source.remote_id) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    let Ok(remote) =
+                        models::get_master::<crate::models::RemoteKind>(app.db(), source.remote_id)
+                            .await
+                    else {
+                        continue;
+                    };
+                    let Ok(downloader) = crate::download::Downloader::for_remote(&remote.fields)
+                    else {
+                        continue;
+                    };
+                    entry.insert(downloader)
+                }
             };
             match downloader
                 .fetch_artifact(&source.url, &expected, app.storage())
