@@ -35,6 +35,20 @@ impl Outcome {
 
 /// Runs a task this process has claimed (state running) and records how it ended.
 pub(crate) async fn run_claimed(app: &App, task: Task) {
+    let ended = run_to_end(app, task).await;
+    record_end(app, ended).await;
+}
+
+/// How a task ended, not yet recorded.
+pub(crate) struct Ended {
+    seq: i64,
+    id: crate::db::PulpId,
+    reserved: bool,
+    outcome: Outcome,
+}
+
+/// Runs a claimed task in its working directory (removed afterwards); how it ended.
+pub(crate) async fn run_to_end(app: &App, task: Task) -> Ended {
     let seq = task.seq;
     let id = task.pulp_id;
     let reserved = !task.reserved_resources_record.is_empty();
@@ -49,6 +63,23 @@ pub(crate) async fn run_claimed(app: &App, task: Task) {
             tracing::warn!(task = %id, error = %e, "could not remove the working directory");
         }
     }
+    Ended {
+        seq,
+        id,
+        reserved,
+        outcome,
+    }
+}
+
+/// Records the end of a task (state, error, result, created resources; its reservations are
+/// released), retrying a few times, and wakes the workers of this process.
+pub(crate) async fn record_end(app: &App, ended: Ended) {
+    let Ended {
+        seq,
+        id,
+        reserved,
+        outcome,
+    } = ended;
     let created = (!outcome.created.is_empty()).then_some(outcome.created);
     let mut attempts = 0;
     loop {

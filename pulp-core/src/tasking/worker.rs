@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::run_claimed;
+use super::runner::{record_end, run_to_end};
 use super::scheduler::{self, TASK_LOCK};
 use super::wakeup::listen_postgres;
 use super::{TaskState, TaskingError};
@@ -86,6 +86,11 @@ impl Worker {
             tracing::warn!(error = %e, "could not check for missing workers");
         }
         let mut ran = 0;
+        // On PostgreSQL the end of a task is committed (a durable WAL flush) while the worker
+        // claims and runs the next one: a task that conflicts with the ending one cannot be
+        // claimed before that commit releases its reservations, so nothing overlaps that
+        // must not. At most one end is in flight; on SQLite ends are recorded in line.
+        let mut ending: Option<tokio::task::JoinHandle<()>> = None;
         while !shutdown.is_cancelled() {
             let wakeup = self.app.wakeup().clone();
             let notified = wakeup.notified();
@@ -93,12 +98,31 @@ impl Worker {
             notified.as_mut().enable();
             match scheduler::claim_next(&db, &self.name).await {
                 Ok(Some(task)) => {
-                    run_claimed(&self.app, task).await;
+                    let ended = run_to_end(&self.app, task).await;
+                    if let Some(previous) = ending.take() {
+                        let _ = previous.await;
+                    }
+                    match &db {
+                        Database::Postgres(_) => {
+                            let app = self.app.clone();
+                            ending =
+                                Some(tokio::spawn(async move { record_end(&app, ended).await }));
+                        }
+                        Database::Sqlite(_) => record_end(&self.app, ended).await,
+                    }
                     ran += 1;
                     continue;
                 }
-                Ok(None) if self.options.burst => break,
-                Ok(None) => {}
+                Ok(None) => {
+                    // The ending task may unblock others: record it, then look again.
+                    if let Some(previous) = ending.take() {
+                        let _ = previous.await;
+                        continue;
+                    }
+                    if self.options.burst {
+                        break;
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "claiming a task failed"),
             }
             tokio::select! {
@@ -106,6 +130,9 @@ impl Worker {
                 _ = tokio::time::sleep(poll) => {}
                 _ = shutdown.cancelled() => {}
             }
+        }
+        if let Some(previous) = ending.take() {
+            let _ = previous.await;
         }
         stop_helpers.cancel();
         let _ = beating.await;
