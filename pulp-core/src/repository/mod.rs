@@ -21,3 +21,5 @@ pub use version::{
     version_content_ids, version_content_ids_after, version_content_of_type, RepositoryVersion,
     VersionCounts,
 };
+
+pub(crate) use version::{from_row as version_from_row, VersionRow, VERSION_COLUMNS};

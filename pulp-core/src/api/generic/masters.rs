@@ -118,46 +118,39 @@ async fn list_versions(
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add("v.complete", []);
+    filter.add("complete", []);
     if let Some(raw_number) = query.get("number") {
         let n: i64 = raw_number
             .parse()
             .map_err(|_| ApiError::field("number", "Enter a number."))?;
-        filter.add("v.number = ?", [SqlValue::Int(n)]);
+        filter.add("number = ?", [SqlValue::Int(n)]);
     }
     let order = ordering(
         &query,
-        &[("number", "v.number"), ("pulp_created", "v.pulp_created")],
-        "v.pulp_created DESC, v.number DESC",
+        &[("number", "number"), ("pulp_created", "pulp_created")],
+        "pulp_created DESC, number DESC",
     )?;
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM core_repositoryversion v {}",
-        filter.sql()
-    );
-    let n = filter.len();
-    let sql = format!(
-        "SELECT v.repository_id, v.number, r.pulp_type FROM core_repositoryversion v \
-         JOIN core_repository r ON r.pulp_id = v.repository_id {} {order} LIMIT ${} OFFSET ${}",
-        filter.sql(),
-        n + 1,
-        n + 2
-    );
-    let (count, rows): (i64, Vec<(PulpId, i64, String)>) = crate::on_pool!(app.db(), pool => {
-        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
-        let rows = crate::bind_values!(sqlx::query_as(&sql), filter.values())
-            .bind(paging.limit).bind(paging.offset).fetch_all(pool).await?;
-        (count, rows)
-    });
-    let mut results = Vec::with_capacity(rows.len());
-    for (repository, number, t) in rows {
-        let version = crate::repository::get_version(app.db(), repository, number).await?;
-        let href =
-            super::refs::href_of(&app, "core_repository", &t, repository).unwrap_or_default();
-        results.push(select_fields(
-            super::repositories::version_response(&app, &href, &version),
-            raw.as_deref(),
-        ));
-    }
+    let (count, versions) =
+        super::repositories::page_versions(&app, &filter, &order, paging).await?;
+    let repositories = super::refs::hrefs(
+        &app,
+        "core_repository",
+        versions.iter().map(|v| v.repository_id).collect(),
+    )
+    .await?;
+    let results: Vec<Value> = versions
+        .iter()
+        .map(|version| {
+            let href = repositories
+                .get(&version.repository_id)
+                .cloned()
+                .unwrap_or_default();
+            select_fields(
+                super::repositories::version_response(&app, &href, version),
+                raw.as_deref(),
+            )
+        })
+        .collect();
     let base = format!("{}{API_ROOT}/repository_versions/", base_url(&headers));
     Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
 }

@@ -119,7 +119,9 @@ async fn list_versions<T: Detail<Kind = RepositoryKind>>(
     Ok(Json(Page::new(results, versions.0, paging, &base, &query)).into_response())
 }
 
-async fn page_versions(
+/// The total and one page of the complete versions `filter` selects from
+/// `core_repositoryversion` (unqualified columns), read in one query.
+pub(super) async fn page_versions(
     app: &App,
     filter: &SqlWhere,
     order: &str,
@@ -131,22 +133,24 @@ async fn page_versions(
     );
     let n = filter.len();
     let sql = format!(
-        "SELECT pulp_id, repository_id, number FROM core_repositoryversion {} {order} LIMIT ${} OFFSET ${}",
+        "SELECT {} FROM core_repositoryversion {} {order} LIMIT ${} OFFSET ${}",
+        crate::repository::VERSION_COLUMNS,
         filter.sql(),
         n + 1,
         n + 2
     );
-    let (count, rows): (i64, Vec<(PulpId, PulpId, i64)>) = crate::on_pool!(app.db(), pool => {
+    let (count, rows): (i64, Vec<crate::repository::VersionRow>) = crate::on_pool!(app.db(), pool => {
         let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
         let rows = crate::bind_values!(sqlx::query_as(&sql), filter.values())
             .bind(paging.limit).bind(paging.offset).fetch_all(pool).await?;
         (count, rows)
     });
-    let mut versions = Vec::with_capacity(rows.len());
-    for (_, repository, number) in rows {
-        versions.push(get_version(app.db(), repository, number).await?);
-    }
-    Ok((count, versions))
+    Ok((
+        count,
+        rows.into_iter()
+            .map(crate::repository::version_from_row)
+            .collect(),
+    ))
 }
 
 fn version_number(raw: &str) -> Result<i64, ApiError> {
