@@ -94,22 +94,8 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
             FieldType::Number,
             "Minutes Artifacts have been orphaned for. -1 uses ORPHAN_PROTECTION_TIME.",
         ),
-        Param::query(
-            "pulp_href__in",
-            FieldType::StringList,
-            "Multiple values may be separated by commas.",
-        ),
-        Param::query(
-            "pulp_id__in",
-            FieldType::StringList,
-            "Multiple values may be separated by commas.",
-        ),
-        Param::query(
-            "prn__in",
-            FieldType::StringList,
-            "Multiple values may be separated by commas.",
-        ),
     ]);
+    filters.extend(crate::api::openapi::reference_filter_params());
     routes.route(
         &collection,
         get(list).post(create).layer(DefaultBodyLimit::disable()),
@@ -215,26 +201,12 @@ async fn list(
             );
         }
     }
-    let mut ids = Vec::new();
-    let mut any = false;
-    for reference in query
-        .list("pulp_href__in")
-        .into_iter()
-        .chain(query.list("prn__in"))
-    {
-        any = true;
-        ids.extend(artifact_reference(&reference).map(SqlValue::Id));
-    }
-    for raw_id in query.list("pulp_id__in") {
-        any = true;
-        let id = uuid::Uuid::parse_str(&raw_id).map_err(|_| {
-            ApiError::field("pulp_id__in", format!("'{raw_id}' is not a valid UUID."))
-        })?;
-        ids.push(SqlValue::Id(PulpId(id)));
-    }
-    if any {
-        filter.add_in("m.pulp_id", ids);
-    }
+    crate::api::list::reference_filters(
+        &mut filter,
+        &query,
+        artifact_reference,
+        crate::api::list::BadIds::Refuse,
+    )?;
     if let Some(reference) = query.get("repository_version") {
         let (repository, number) = parse_version(&app, reference).ok_or_else(|| {
             ApiError::field("repository_version", "Invalid hyperlink - No URL match.")

@@ -479,6 +479,53 @@ pub fn ordering(
     Ok(format!("ORDER BY {}", parts.join(", ")))
 }
 
+/// How `pulp_id__in` treats a value that is not a UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadIds {
+    /// A field error naming it.
+    Refuse,
+    /// It matches nothing.
+    Ignore,
+}
+
+/// Adds `pulp_href__in`, `prn__in` and `pulp_id__in` (objects by reference) as one
+/// `m.pulp_id IN (…)`: `parse` turns an href or PRN into an id (`None`: matches nothing).
+/// When none of the three is given, nothing is added.
+pub fn reference_filters(
+    filter: &mut SqlWhere,
+    query: &QueryParams,
+    parse: impl Fn(&str) -> Option<PulpId>,
+    bad_ids: BadIds,
+) -> Result<(), ApiError> {
+    let mut ids = Vec::new();
+    let mut any = false;
+    for reference in query
+        .list("pulp_href__in")
+        .into_iter()
+        .chain(query.list("prn__in"))
+    {
+        any = true;
+        ids.extend(parse(&reference).map(SqlValue::Id));
+    }
+    for raw in query.list("pulp_id__in") {
+        any = true;
+        match uuid::Uuid::parse_str(&raw) {
+            Ok(id) => ids.push(SqlValue::Id(PulpId(id))),
+            Err(_) if bad_ids == BadIds::Refuse => {
+                return Err(ApiError::field(
+                    "pulp_id__in",
+                    format!("'{raw}' is not a valid UUID."),
+                ))
+            }
+            Err(_) => {}
+        }
+    }
+    if any {
+        filter.add_in("m.pulp_id", ids);
+    }
+    Ok(())
+}
+
 /// The id in an href of the form `<prefix><uuid>/` or a PRN `prn:<kind>:<uuid>`.
 pub fn id_from_reference(
     field: &str,

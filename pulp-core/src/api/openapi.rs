@@ -602,8 +602,8 @@ pub fn name_params() -> Vec<Param> {
     ]
 }
 
-/// `pulp_href__in`, `pulp_id__in`, `prn__in`, `pulp_label_select`, `q`.
-pub fn common_filter_params() -> Vec<Param> {
+/// `pulp_href__in`, `pulp_id__in`, `prn__in` (see [`crate::api::list::reference_filters`]).
+pub fn reference_filter_params() -> Vec<Param> {
     vec![
         Param::query(
             "pulp_href__in",
@@ -620,6 +620,13 @@ pub fn common_filter_params() -> Vec<Param> {
             FieldType::StringList,
             "Multiple values may be separated by commas.",
         ),
+    ]
+}
+
+/// [`reference_filter_params`], `pulp_label_select`, `q`.
+pub fn common_filter_params() -> Vec<Param> {
+    let mut params = reference_filter_params();
+    params.extend([
         Param::query(
             "pulp_label_select",
             FieldType::String,
@@ -630,7 +637,8 @@ pub fn common_filter_params() -> Vec<Param> {
             FieldType::String,
             "Filters combined with AND, OR, NOT and parentheses, e.g. name__contains=\"a\" AND NOT pulp_label_select=\"env=prod\"",
         ),
-    ]
+    ]);
+    params
 }
 
 #[cfg(test)]

@@ -102,22 +102,8 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
             FieldType::Integer,
             "Filter results where size is less than value",
         ),
-        Param::query(
-            "pulp_href__in",
-            FieldType::StringList,
-            "Multiple values may be separated by commas.",
-        ),
-        Param::query(
-            "pulp_id__in",
-            FieldType::StringList,
-            "Multiple values may be separated by commas.",
-        ),
-        Param::query(
-            "prn__in",
-            FieldType::StringList,
-            "Multiple values may be separated by commas.",
-        ),
     ]);
+    filters.extend(crate::api::openapi::reference_filter_params());
     routes.route(
         &collection,
         get(list).post(create),
@@ -323,27 +309,12 @@ async fn list(
             filter.add(clause, [SqlValue::Int(n)]);
         }
     }
-    let mut ids = Vec::new();
-    let mut any = false;
-    for reference in query
-        .list("pulp_href__in")
-        .into_iter()
-        .chain(query.list("prn__in"))
-    {
-        any = true;
-        ids.extend(upload_reference(&reference).map(SqlValue::Id));
-    }
-    for raw_id in query.list("pulp_id__in") {
-        any = true;
-        ids.extend(
-            uuid::Uuid::parse_str(&raw_id)
-                .ok()
-                .map(|u| SqlValue::Id(PulpId(u))),
-        );
-    }
-    if any {
-        filter.add_in("m.pulp_id", ids);
-    }
+    crate::api::list::reference_filters(
+        &mut filter,
+        &query,
+        upload_reference,
+        crate::api::list::BadIds::Ignore,
+    )?;
     let order = ordering(
         &query,
         &[

@@ -276,27 +276,12 @@ pub fn common_filters(
             &["", "__contains", "__icontains", "__in"],
         );
     }
-    let mut ids = Vec::new();
-    let mut any = false;
-    for href in query
-        .list("pulp_href__in")
-        .into_iter()
-        .chain(query.list("prn__in"))
-    {
-        any = true;
-        if let Some(id) = super::refs::parse_master(app, &href, table) {
-            ids.push(SqlValue::Id(id));
-        }
-    }
-    for raw in query.list("pulp_id__in") {
-        any = true;
-        if let Ok(id) = uuid::Uuid::parse_str(&raw) {
-            ids.push(SqlValue::Id(PulpId(id)));
-        }
-    }
-    if any {
-        filter.add_in("m.pulp_id", ids);
-    }
+    crate::api::list::reference_filters(
+        filter,
+        query,
+        |reference| super::refs::parse_master(app, reference, table),
+        crate::api::list::BadIds::Ignore,
+    )?;
     time_filters(filter, query, "pulp_created", "m.pulp_created")?;
     time_filters(filter, query, "pulp_last_updated", "m.pulp_last_updated")?;
     if let Some(types) = Some(query.list("pulp_type__in")).filter(|t| !t.is_empty()) {
