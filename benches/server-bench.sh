@@ -8,6 +8,9 @@
 # PULP_TEST_POSTGRES_URL is set, on a fresh PostgreSQL database.
 #
 # usage: benches/server-bench.sh [N_FILES]      (default 5000)
+# env: POLICIES (default "immediate on_demand"), LATENCY=0 skips the task round trips,
+#      BACKENDS (default: sqlite, and postgres when PULP_TEST_POSTGRES_URL is set),
+#      SERVER_LOG (the server's RUST_LOG, default warn; its logs are copied to $WORK_LOGS if set).
 # needs: nginx, python3, psql (for PostgreSQL); builds target/release/pulp-server if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +39,7 @@ start_server() { # $1 = database url ('' for SQLite in the data dir)
     local data="$WORK/data-$RANDOM"
     mkdir -p "$data"
     env ${1:+PULP_DATABASE_URL=$1} PULP_DATA_DIR="$data" PULP_ADMIN_PASSWORD=password \
-        PULP_API_BIND=127.0.0.1:$API_PORT PULP_CONTENT_BIND=127.0.0.1:$CONTENT_PORT RUST_LOG=warn \
+        PULP_API_BIND=127.0.0.1:$API_PORT PULP_CONTENT_BIND=127.0.0.1:$CONTENT_PORT RUST_LOG=${SERVER_LOG:-warn} \
         "$BIN" serve >"$data/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 100); do
@@ -45,7 +48,10 @@ start_server() { # $1 = database url ('' for SQLite in the data dir)
     done
     echo "the server did not start" >&2; cat "$data/server.log" >&2; exit 1
 }
-stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+stop_server() {
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+    if [ -n "${WORK_LOGS:-}" ]; then mkdir -p "$WORK_LOGS"; cp "$WORK"/data-*/server.log "$WORK_LOGS/" 2>/dev/null || true; fi
+}
 
 fresh_pg() { # prints the URL of a new, empty database
     local name="pulp_bench_$RANDOM$RANDOM"
@@ -57,8 +63,10 @@ drop_pg() { psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE IF EXISTS ${1##*
 export API="http://127.0.0.1:$API_PORT" CONTENT="http://127.0.0.1:$CONTENT_PORT" AUTH=admin:password
 backends=(sqlite)
 [ -n "${PULP_TEST_POSTGRES_URL:-}" ] && backends+=(postgres)
+[ -n "${BACKENDS:-}" ] && read -r -a backends <<<"$BACKENDS"
+read -r -a policies <<<"${POLICIES:-immediate on_demand}"
 for backend in "${backends[@]}"; do
-    for policy in immediate on_demand; do
+    for policy in "${policies[@]}"; do
         url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
         start_server "$url"
         echo "== $backend, $policy, $N files"
@@ -66,6 +74,7 @@ for backend in "${backends[@]}"; do
         stop_server
         [ -n "$url" ] && drop_pg "$url"
     done
+    [ "${LATENCY:-1}" = 0 ] && continue
     url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
     start_server "$url"
     echo "== $backend, task round trips"

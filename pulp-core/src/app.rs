@@ -135,6 +135,7 @@ pub struct App {
 struct AppInner {
     settings: Settings,
     db: Database,
+    bulk_db: Database,
     storage: ArtifactStorage,
     registry: Registry,
     wakeup: Wakeup,
@@ -169,11 +170,13 @@ impl App {
             .await
             .map_err(|e| SettingError::new("database_url", e.to_string()))?;
         let content = crate::content_app::ContentState::from_settings(&settings);
+        let bulk_db = db.relaxed();
         Ok(App {
             inner: Arc::new(AppInner {
                 content,
                 settings,
                 db,
+                bulk_db,
                 storage,
                 registry,
                 wakeup: Wakeup::default(),
@@ -191,6 +194,13 @@ impl App {
     /// The database.
     pub fn db(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// The database for bulk writes that need not be durable one by one ([`Database::relaxed`]):
+    /// the batches of a sync and progress reports; the commit that completes the work (a
+    /// repository version, a task's end) goes through [`App::db`].
+    pub fn bulk_db(&self) -> &Database {
+        &self.inner.bulk_db
     }
 
     /// The artifact storage.

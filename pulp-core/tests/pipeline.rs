@@ -348,3 +348,124 @@ pulp_core::db_tests! {
 async fn repo_again(app: &App) -> pulp_core::db::PulpId {
     repo(app, "other").await
 }
+
+/// A stage built on `for_each_batch`: each step sleeps longer for earlier batches (so they
+/// would finish out of order), records how many steps run at once, and fails on "boom".
+struct Concurrent {
+    concurrency: usize,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Stage<Note> for Concurrent {
+    fn name(&self) -> &str {
+        "Concurrent"
+    }
+
+    fn run(
+        self: Box<Self>,
+        input: StageInput<Note>,
+        output: StageOutput<Note>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        use std::sync::atomic::Ordering;
+        Box::pin(async move {
+            let mut seen = 0u64;
+            let (running, most) = (self.running.clone(), self.most.clone());
+            pulp_core::pipeline::for_each_batch(
+                "Concurrent",
+                input,
+                &output,
+                10,
+                self.concurrency,
+                move |batch| {
+                    seen += 1;
+                    let (running, most) = (running.clone(), most.clone());
+                    async move {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        let wait = 40u64.saturating_sub(seen * 8);
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        if batch.iter().any(|dc| dc.content.name == "boom") {
+                            return Err(PipelineError::new("a step found a bomb"));
+                        }
+                        Ok(batch)
+                    }
+                },
+            )
+            .await
+        })
+    }
+}
+
+/// Records the names reaching it, in order.
+struct Collect(Arc<Mutex<Vec<String>>>);
+
+impl Stage<Note> for Collect {
+    fn name(&self) -> &str {
+        "Collect"
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut input: StageInput<Note>,
+        _output: StageOutput<Note>,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(async move {
+            while let Some(dc) = input.next().await {
+                self.0.lock().unwrap().push(dc.content.name.clone());
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn batch_steps_run_concurrently_and_their_results_keep_input_order() {
+    let names: Vec<String> = (0..60).map(|i| format!("n{i:03}")).collect();
+    for concurrency in [1, 3] {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stages: Vec<Box<dyn Stage<Note>>> = vec![
+            Box::new(Emit {
+                items: names.iter().map(|n| note(n)).collect(),
+                await_first: None,
+            }),
+            Box::new(Concurrent {
+                concurrency,
+                running: Arc::default(),
+                most: most.clone(),
+            }),
+            Box::new(Collect(seen.clone())),
+        ];
+        pulp_core::pipeline::run_stages(stages)
+            .await
+            .expect("stages");
+        assert_eq!(*seen.lock().unwrap(), names, "concurrency {concurrency}");
+        assert_eq!(
+            most.load(std::sync::atomic::Ordering::SeqCst),
+            concurrency,
+            "steps in flight at once"
+        );
+    }
+
+    // A failing step stops the pipeline with its own error.
+    let mut items: Vec<_> = names.iter().map(|n| note(n)).collect();
+    items.insert(25, note("boom"));
+    let stages: Vec<Box<dyn Stage<Note>>> = vec![
+        Box::new(Emit {
+            items,
+            await_first: None,
+        }),
+        Box::new(Concurrent {
+            concurrency: 3,
+            running: Arc::default(),
+            most: Arc::default(),
+        }),
+        Box::new(Collect(Arc::default())),
+    ];
+    let err = pulp_core::pipeline::run_stages(stages)
+        .await
+        .expect_err("a failed step fails the run");
+    assert!(err.to_string().contains("bomb"), "{err}");
+}

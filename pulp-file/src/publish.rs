@@ -9,7 +9,7 @@ use pulp_plugin_api::models::{
 use pulp_plugin_api::publication::{
     add_published_metadata, mark_complete, publish_version_artifacts,
 };
-use pulp_plugin_api::repository::{get_version_by_id, VersionError};
+use pulp_plugin_api::repository::{get_version_by_id, RepositoryVersion, VersionError};
 use pulp_plugin_api::tasking::{TaskContext, TaskError, TaskOutput};
 use pulp_plugin_api::{on_pool, App, ExpectedArtifact, PulpId, StorageError};
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,10 @@ impl From<sqlx::Error> for PublishError {
 /// (`relative_path,sha256,size` lines, ordered by path) stored as an artifact and recorded
 /// as published metadata named `manifest` (default: the repository's `manifest`). The
 /// publication becomes `complete` only at the end; a failed publish deletes it.
+///
+/// The published artifacts are recorded while the manifest is read from the version (at
+/// once, on two connections), and the rows written before the publication is complete go
+/// through [`App::bulk_db`]: only the final `complete` waits for its own disk flush.
 pub async fn publish(
     app: &App,
     version_id: PulpId,
@@ -74,8 +78,9 @@ pub async fn publish(
         repository_version_id: Some(version.pulp_id),
         ..PublicationFields::default()
     };
+    let bulk = app.bulk_db();
     let mut publication = models::create(
-        db,
+        bulk,
         Labels::new(),
         fields,
         FilePublication {
@@ -85,14 +90,18 @@ pub async fn publish(
     .await?;
     let id = publication.pulp_id();
     let filled = async {
-        publish_version_artifacts(db, id, &version).await?;
-        let text = manifest_text(app, id).await?;
+        let (published, text) = pulp_plugin_api::deps::tokio::join!(
+            publish_version_artifacts(bulk, id, &version),
+            manifest_text(app, &version)
+        );
+        published?;
+        let text = text?;
         let stored = app
             .storage()
             .ingest_bytes(Bytes::from(text), &ExpectedArtifact::any())
             .await?;
-        let artifact = models::save_artifact(db, &stored).await?;
-        add_published_metadata(db, id, artifact.pulp_id, &name).await?;
+        let artifact = models::save_artifact(bulk, &stored).await?;
+        add_published_metadata(bulk, id, artifact.pulp_id, &name).await?;
         mark_complete(db, id).await?;
         Ok::<(), PublishError>(())
     }
@@ -107,20 +116,24 @@ pub async fn publish(
     Ok(publication)
 }
 
-/// The manifest of a publication's published artifacts, ordered by path.
-async fn manifest_text(app: &App, publication: PulpId) -> Result<String, PublishError> {
+/// The manifest of a version's files (the content artifacts
+/// [`publish_version_artifacts`] publishes), ordered by path.
+async fn manifest_text(app: &App, version: &RepositoryVersion) -> Result<String, PublishError> {
     let db = app.db();
     let rows: Vec<(String, String, Option<i64>)> = on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT ca.relative_path, f.digest, COALESCE(a.size, \
                 (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id)) \
-             FROM core_publishedartifact pa \
-             JOIN core_contentartifact ca ON ca.pulp_id = pa.content_artifact_id \
-             JOIN file_filecontent f ON f.pulp_id = ca.content_id \
+             FROM core_repositorycontent rc \
+             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+             JOIN file_filecontent f ON f.pulp_id = rc.content_id \
              LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-             WHERE pa.publication_id = $1 ORDER BY ca.relative_path",
+             WHERE rc.repository_id = $1 AND rc.version_added <= $2 \
+             AND (rc.version_removed IS NULL OR rc.version_removed > $2) \
+             ORDER BY ca.relative_path",
         )
-        .bind(publication)
+        .bind(version.repository_id)
+        .bind(version.number)
         .fetch_all(pool)
         .await?
     });

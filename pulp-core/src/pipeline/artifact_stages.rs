@@ -6,8 +6,8 @@ use futures::future::BoxFuture;
 use futures::StreamExt;
 
 use super::{
-    DeclarativeContent, PipelineError, Progress, Stage, StageInput, StageOutput, SyncContext,
-    BATCH_SIZE,
+    for_each_batch, DeclarativeContent, PipelineError, Progress, Stage, StageInput, StageOutput,
+    SyncContext, BATCH_SIZE,
 };
 use crate::download::DEFAULT_DOWNLOAD_CONCURRENCY;
 use crate::models::{find_artifacts, save_artifacts, ContentDetail};
@@ -33,37 +33,48 @@ impl<T: ContentDetail> Stage<T> for QueryExistingArtifacts {
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
+        input: StageInput<T>,
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let db = self.ctx.app().db().clone();
-            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
-                let wanted: Vec<String> = batch
-                    .iter()
-                    .flat_map(|dc| dc.artifacts.iter())
-                    .filter(|da| da.artifact.is_none())
-                    .filter_map(|da| da.sha256().map(str::to_ascii_lowercase))
-                    .collect();
-                if !wanted.is_empty() {
-                    let found: HashMap<String, _> = find_artifacts(&db, &wanted)
-                        .await?
-                        .into_iter()
-                        .map(|a| (a.sha256().to_string(), a))
-                        .collect();
-                    for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
-                        if da.artifact.is_none() {
-                            if let Some(a) =
-                                da.sha256().and_then(|s| found.get(&s.to_ascii_lowercase()))
-                            {
-                                da.artifact = Some(a.clone());
+            let db = self.ctx.app().bulk_db().clone();
+            let concurrency = self.ctx.write_concurrency();
+            for_each_batch(
+                "QueryExistingArtifacts",
+                input,
+                &output,
+                BATCH_SIZE,
+                concurrency,
+                |mut batch| {
+                    let db = db.clone();
+                    async move {
+                        let wanted: Vec<String> = batch
+                            .iter()
+                            .flat_map(|dc| dc.artifacts.iter())
+                            .filter(|da| da.artifact.is_none())
+                            .filter_map(|da| da.sha256().map(str::to_ascii_lowercase))
+                            .collect();
+                        if !wanted.is_empty() {
+                            let found: HashMap<String, _> = find_artifacts(&db, &wanted)
+                                .await?
+                                .into_iter()
+                                .map(|a| (a.sha256().to_string(), a))
+                                .collect();
+                            for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
+                                if da.artifact.is_none() {
+                                    if let Some(a) =
+                                        da.sha256().and_then(|s| found.get(&s.to_ascii_lowercase()))
+                                    {
+                                        da.artifact = Some(a.clone());
+                                    }
+                                }
                             }
                         }
+                        Ok(batch)
                     }
-                }
-                output.put_all(batch).await?;
-            }
-            Ok(())
+                },
+            )
+            .await
         })
     }
 }
@@ -162,7 +173,6 @@ impl<T: ContentDetail> Stage<T> for ArtifactDownloader {
                 let (dc, n) = result?;
                 pending += n;
                 if pending >= 500 {
-                    let _turn = ctx.write_turn().await;
                     progress.increment(pending).await?;
                     pending = 0;
                 }
@@ -195,43 +205,56 @@ impl<T: ContentDetail> Stage<T> for ArtifactSaver {
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
+        input: StageInput<T>,
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let db = self.ctx.app().db().clone();
-            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
-                let stored: Vec<_> = batch
-                    .iter()
-                    .flat_map(|dc| dc.artifacts.iter())
-                    .filter_map(|da| da.stored.clone())
-                    .collect();
-                if !stored.is_empty() {
-                    let turn = self.ctx.write_turn().await;
-                    let (artifacts, inserted) = save_artifacts(&db, &stored).await?;
-                    drop(turn);
-                    if let Ok(mut created) = self.ctx.created.lock() {
-                        created.rows.extend(inserted);
-                    }
-                    let by_sha: HashMap<String, _> = artifacts
-                        .into_iter()
-                        .map(|a| (a.sha256().to_string(), a))
-                        .collect();
-                    for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
-                        if let Some(s) = da.stored.take() {
-                            da.artifact = by_sha.get(&s.sha256).cloned();
-                            if da.artifact.is_none() {
-                                return Err(PipelineError::new(format!(
-                                    "artifact {} was stored but not recorded",
-                                    s.sha256
-                                )));
+            let ctx = self.ctx;
+            // One batch at a time: a failed sync forgets the rows recorded in `created`,
+            // which must be complete when the pipeline has stopped.
+            for_each_batch(
+                "ArtifactSaver",
+                input,
+                &output,
+                BATCH_SIZE,
+                1,
+                |mut batch| {
+                    let ctx = ctx.clone();
+                    async move {
+                        let db = ctx.app().bulk_db().clone();
+                        let stored: Vec<_> = batch
+                            .iter()
+                            .flat_map(|dc| dc.artifacts.iter())
+                            .filter_map(|da| da.stored.clone())
+                            .collect();
+                        if !stored.is_empty() {
+                            let turn = ctx.write_turn().await;
+                            let (artifacts, inserted) = save_artifacts(&db, &stored).await?;
+                            drop(turn);
+                            if let Ok(mut created) = ctx.created.lock() {
+                                created.rows.extend(inserted);
+                            }
+                            let by_sha: HashMap<String, _> = artifacts
+                                .into_iter()
+                                .map(|a| (a.sha256().to_string(), a))
+                                .collect();
+                            for da in batch.iter_mut().flat_map(|dc| dc.artifacts.iter_mut()) {
+                                if let Some(s) = da.stored.take() {
+                                    da.artifact = by_sha.get(&s.sha256).cloned();
+                                    if da.artifact.is_none() {
+                                        return Err(PipelineError::new(format!(
+                                            "artifact {} was stored but not recorded",
+                                            s.sha256
+                                        )));
+                                    }
+                                }
                             }
                         }
+                        Ok(batch)
                     }
-                }
-                output.put_all(batch).await?;
-            }
-            Ok(())
+                },
+            )
+            .await
         })
     }
 }

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
-use super::{PipelineError, Stage, StageInput, StageOutput, SyncContext, BATCH_SIZE};
+use super::{
+    for_each_batch, DeclarativeContent, PipelineError, Stage, StageInput, StageOutput, SyncContext,
+    BATCH_SIZE,
+};
 use crate::db::PulpId;
 use crate::models::{
     find_content, save_content_artifacts, save_new_content, save_remote_artifacts, ContentDetail,
@@ -33,21 +36,32 @@ impl<T: ContentDetail> Stage<T> for QueryExistingContents {
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
+        input: StageInput<T>,
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let db = self.ctx.app().db().clone();
-            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
-                let units: Vec<T> = batch.iter().map(|dc| dc.content.clone()).collect();
-                for (dc, found) in batch.iter_mut().zip(find_content(&db, &units).await?) {
-                    if let Some(model) = found {
-                        dc.set_saved(model);
+            let db = self.ctx.app().bulk_db().clone();
+            let concurrency = self.ctx.write_concurrency();
+            for_each_batch(
+                "QueryExistingContents",
+                input,
+                &output,
+                BATCH_SIZE,
+                concurrency,
+                |mut batch| {
+                    let db = db.clone();
+                    async move {
+                        let units: Vec<T> = batch.iter().map(|dc| dc.content.clone()).collect();
+                        for (dc, found) in batch.iter_mut().zip(find_content(&db, &units).await?) {
+                            if let Some(model) = found {
+                                dc.set_saved(model);
+                            }
+                        }
+                        Ok(batch)
                     }
-                }
-                output.put_all(batch).await?;
-            }
-            Ok(())
+                },
+            )
+            .await
         })
     }
 }
@@ -74,58 +88,73 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
+        input: StageInput<T>,
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let db = self.ctx.app().db().clone();
-            let mut statistics = Statistics::new::<T>();
-            while let Some(mut batch) = input.batch(BATCH_SIZE).await {
-                let new: Vec<usize> = (0..batch.len())
-                    .filter(|i| batch[*i].saved().is_none())
-                    .collect();
-                let turn = self.ctx.write_turn().await;
-                if !new.is_empty() {
-                    let units = new.iter().map(|i| batch[*i].content.clone()).collect();
-                    for (i, model) in new.iter().zip(save_new_content(&db, units).await?) {
-                        batch[*i].set_saved(model);
-                    }
-                    statistics.inserted(&db, new.len());
-                }
-                let mut links = Vec::new();
-                for dc in &batch {
-                    let Some(model) = dc.saved() else { continue };
-                    for da in &dc.artifacts {
-                        links.push((
-                            model.pulp_id(),
-                            da.artifact.as_ref().map(|a| a.pulp_id),
-                            da.relative_path.clone(),
-                        ));
-                    }
-                }
-                if !links.is_empty() {
-                    let saved: HashMap<(PulpId, String), PulpId> =
-                        save_content_artifacts(&db, &links)
-                            .await?
-                            .into_iter()
-                            .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id))
-                            .collect();
-                    for dc in batch.iter_mut() {
-                        let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
-                            continue;
-                        };
-                        for da in dc.artifacts.iter_mut() {
-                            da.content_artifact_id =
-                                saved.get(&(id, da.relative_path.clone())).copied();
-                        }
-                    }
-                }
-                drop(turn);
-                output.put_all(batch).await?;
-            }
-            Ok(())
+            let statistics = Arc::new(Mutex::new(Statistics::new::<T>()));
+            let concurrency = self.ctx.write_concurrency();
+            for_each_batch(
+                "ContentSaver",
+                input,
+                &output,
+                BATCH_SIZE,
+                concurrency,
+                |batch| save_batch(self.ctx.clone(), statistics.clone(), batch),
+            )
+            .await
         })
     }
+}
+
+/// The step of [`ContentSaver`] for one batch.
+async fn save_batch<T: ContentDetail>(
+    ctx: SyncContext,
+    statistics: Arc<Mutex<Statistics>>,
+    mut batch: Vec<DeclarativeContent<T>>,
+) -> Result<Vec<DeclarativeContent<T>>, PipelineError> {
+    let db = ctx.app().bulk_db().clone();
+    let new: Vec<usize> = (0..batch.len())
+        .filter(|i| batch[*i].saved().is_none())
+        .collect();
+    let turn = ctx.write_turn().await;
+    if !new.is_empty() {
+        let units = new.iter().map(|i| batch[*i].content.clone()).collect();
+        for (i, model) in new.iter().zip(save_new_content(&db, units).await?) {
+            batch[*i].set_saved(model);
+        }
+        if let Ok(mut statistics) = statistics.lock() {
+            statistics.inserted(&db, new.len());
+        }
+    }
+    let mut links = Vec::new();
+    for dc in &batch {
+        let Some(model) = dc.saved() else { continue };
+        for da in &dc.artifacts {
+            links.push((
+                model.pulp_id(),
+                da.artifact.as_ref().map(|a| a.pulp_id),
+                da.relative_path.clone(),
+            ));
+        }
+    }
+    if !links.is_empty() {
+        let saved: HashMap<(PulpId, String), PulpId> = save_content_artifacts(&db, &links)
+            .await?
+            .into_iter()
+            .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id))
+            .collect();
+        for dc in batch.iter_mut() {
+            let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
+                continue;
+            };
+            for da in dc.artifacts.iter_mut() {
+                da.content_artifact_id = saved.get(&(id, da.relative_path.clone())).copied();
+            }
+        }
+    }
+    drop(turn);
+    Ok(batch)
 }
 
 /// Keeps PostgreSQL's planner statistics of the tables a sync fills up to date: a fresh
@@ -193,31 +222,44 @@ impl<T: ContentDetail> Stage<T> for RemoteArtifactSaver {
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
+        input: StageInput<T>,
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let db = self.ctx.app().db().clone();
-            while let Some(batch) = input.batch(BATCH_SIZE).await {
-                let mut rows = Vec::new();
-                for da in batch.iter().flat_map(|dc| dc.artifacts.iter()) {
-                    if let (Some(ca), Some(remote)) = (da.content_artifact_id, da.remote_id) {
-                        rows.push(RemoteArtifact {
-                            content_artifact_id: ca,
-                            remote_id: remote,
-                            url: da.url.clone(),
-                            size: da.expected.size.and_then(|s| i64::try_from(s).ok()),
-                            digests: da.expected.digests.clone(),
-                        });
+            let concurrency = self.ctx.write_concurrency();
+            let ctx = self.ctx;
+            for_each_batch(
+                "RemoteArtifactSaver",
+                input,
+                &output,
+                BATCH_SIZE,
+                concurrency,
+                |batch| {
+                    let ctx = ctx.clone();
+                    async move {
+                        let db = ctx.app().bulk_db().clone();
+                        let mut rows = Vec::new();
+                        for da in batch.iter().flat_map(|dc| dc.artifacts.iter()) {
+                            if let (Some(ca), Some(remote)) = (da.content_artifact_id, da.remote_id)
+                            {
+                                rows.push(RemoteArtifact {
+                                    content_artifact_id: ca,
+                                    remote_id: remote,
+                                    url: da.url.clone(),
+                                    size: da.expected.size.and_then(|s| i64::try_from(s).ok()),
+                                    digests: da.expected.digests.clone(),
+                                });
+                            }
+                        }
+                        if !rows.is_empty() {
+                            let _turn = ctx.write_turn().await;
+                            save_remote_artifacts(&db, &rows).await?;
+                        }
+                        Ok(batch)
                     }
-                }
-                if !rows.is_empty() {
-                    let _turn = self.ctx.write_turn().await;
-                    save_remote_artifacts(&db, &rows).await?;
-                }
-                output.put_all(batch).await?;
-            }
-            Ok(())
+                },
+            )
+            .await
         })
     }
 }
@@ -275,24 +317,37 @@ impl<T: ContentDetail> Stage<T> for ContentAssociation {
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
+        input: StageInput<T>,
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            while let Some(batch) = input.batch(BATCH_SIZE).await {
-                let ids: Vec<PulpId> = batch
-                    .iter()
-                    .filter_map(|dc| dc.saved().map(|m| m.pulp_id()))
-                    .collect();
-                if ids.len() != batch.len() {
-                    return Err(PipelineError::new("a unit reached the association unsaved"));
-                }
-                if let Ok(mut all) = self.ids.lock() {
-                    all.extend(ids);
-                }
-                output.put_all(batch).await?;
-            }
-            Ok(())
+            let ids = self.ids.clone();
+            for_each_batch(
+                "ContentAssociation",
+                input,
+                &output,
+                BATCH_SIZE,
+                1,
+                |batch| {
+                    let all = ids.clone();
+                    async move {
+                        let ids: Vec<PulpId> = batch
+                            .iter()
+                            .filter_map(|dc| dc.saved().map(|m| m.pulp_id()))
+                            .collect();
+                        if ids.len() != batch.len() {
+                            return Err(PipelineError::new(
+                                "a unit reached the association unsaved",
+                            ));
+                        }
+                        if let Ok(mut all) = all.lock() {
+                            all.extend(ids);
+                        }
+                        Ok(batch)
+                    }
+                },
+            )
+            .await
         })
     }
 }

@@ -69,6 +69,16 @@ impl SyncContext {
         &self.working_dir
     }
 
+    /// How many batches a writing stage may have in flight at once: 1 on SQLite (one writer
+    /// at a time), 2 on PostgreSQL (where a batch's statements wait on the server, another
+    /// batch's can run).
+    pub fn write_concurrency(&self) -> usize {
+        match self.app.db().backend() {
+            crate::db::Backend::Sqlite => 1,
+            crate::db::Backend::Postgres => 2,
+        }
+    }
+
     /// Taken by the stages around their writes on SQLite, so that they write one after the
     /// other instead of contending for SQLite's single writer (whose busy handler sleeps);
     /// `None` on PostgreSQL, where they write in parallel.
@@ -93,26 +103,48 @@ impl SyncContext {
         code: &str,
         total: Option<u64>,
     ) -> Result<Progress, PipelineError> {
-        let reporter = match self.task {
-            Some(task) => {
-                Some(ProgressReporter::start(self.app.db(), task, message, code, total).await?)
-            }
-            None => None,
+        let Some(task) = self.task else {
+            return Ok(Progress {
+                reporter: None,
+                turn: None,
+            });
         };
-        Ok(Progress { reporter })
+        let turn = match self.app.db().backend() {
+            crate::db::Backend::Sqlite => Some(self.writes.clone()),
+            crate::db::Backend::Postgres => None,
+        };
+        let reporter = {
+            let _turn = self.write_turn().await;
+            ProgressReporter::start(self.app.bulk_db(), task, message, code, total).await?
+        };
+        Ok(Progress {
+            reporter: Some(reporter),
+            turn,
+        })
     }
 }
 
-/// A progress report of a sync (a no-op outside a task).
+/// A progress report of a sync (a no-op outside a task). On SQLite its writes take the
+/// sync's write turn ([`SyncContext::write_turn`]) like the stages' batches do, so that they
+/// queue behind a batch instead of sleeping in SQLite's busy handler.
 #[derive(Debug, Clone)]
 pub struct Progress {
     reporter: Option<ProgressReporter>,
+    turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Progress {
+    async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.turn {
+            Some(writes) => Some(writes.lock().await),
+            None => None,
+        }
+    }
+
     /// Adds `n` to `done`.
     pub async fn increment(&self, n: u64) -> Result<(), PipelineError> {
         if let (Some(r), true) = (&self.reporter, n > 0) {
+            let _turn = self.turn().await;
             r.increment(n).await?;
         }
         Ok(())
@@ -121,6 +153,7 @@ impl Progress {
     /// Sets `total`.
     pub async fn set_total(&self, total: u64) -> Result<(), PipelineError> {
         if let Some(r) = &self.reporter {
+            let _turn = self.turn().await;
             r.set_total(total).await?;
         }
         Ok(())
@@ -129,6 +162,7 @@ impl Progress {
     /// Marks it completed.
     pub async fn complete(&self) -> Result<(), PipelineError> {
         if let Some(r) = &self.reporter {
+            let _turn = self.turn().await;
             r.complete().await?;
         }
         Ok(())

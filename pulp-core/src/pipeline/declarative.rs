@@ -94,10 +94,19 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
         let mut stages = Vec::with_capacity(rest.len() + 1);
         stages.push(self.first);
         stages.extend(rest);
-        let result = match run_stages(stages).await {
+        let started = std::time::Instant::now();
+        let stages_result = run_stages(stages).await;
+        let staged = started.elapsed();
+        let result = match stages_result {
             Ok(()) => associate(ctx, self.repository_id, self.mirror, association.take_ids()).await,
             Err(e) => Err(e),
         };
+        tracing::debug!(
+            stages_ms = staged.as_millis() as u64,
+            version_ms = (started.elapsed() - staged).as_millis() as u64,
+            ok = result.is_ok(),
+            "sync pipeline finished"
+        );
         if result.is_err() {
             undo_artifacts(ctx).await;
         }

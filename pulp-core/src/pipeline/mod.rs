@@ -38,5 +38,6 @@ pub use context::{Progress, SyncContext};
 pub use declarative::{DeclarativeVersion, Stages};
 pub use error::PipelineError;
 pub use stage::{
-    run_stages, Stage, StageInput, StageOutput, BATCH_IDLE, BATCH_SIZE, CHANNEL_CAPACITY,
+    for_each_batch, run_stages, Stage, StageInput, StageOutput, BATCH_IDLE, BATCH_SIZE,
+    CHANNEL_CAPACITY,
 };

@@ -118,6 +118,72 @@ impl<T: ContentDetail> StageOutput<T> {
     }
 }
 
+/// Runs `step` on every batch of `input` (`minsize` items, see [`StageInput::batch`]) and
+/// hands each result to `output`, in input order, with up to `concurrency` batches in
+/// flight (more than 1 only pays where writes can run in parallel:
+/// [`SyncContext::write_concurrency`](super::SyncContext::write_concurrency)). This is the
+/// loop of every batch stage; the stage writes only its per-batch step.
+///
+/// Each step runs as a task of its own, so a step is never cut off half-way through a
+/// database call: when one fails, the others in flight still finish (their writes end
+/// committed or rolled back as a whole) while the pipeline stops. At the end it logs (debug)
+/// the number of batches and items and the time spent in steps, under the name `stage`.
+pub async fn for_each_batch<T, F, Fut>(
+    stage: &str,
+    input: StageInput<T>,
+    output: &StageOutput<T>,
+    minsize: usize,
+    concurrency: usize,
+    mut step: F,
+) -> Result<(), PipelineError>
+where
+    T: ContentDetail,
+    F: FnMut(Vec<DeclarativeContent<T>>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<DeclarativeContent<T>>, PipelineError>>
+        + Send
+        + 'static,
+{
+    use futures::StreamExt;
+    let batches = futures::stream::unfold(input, move |mut input| async move {
+        input.batch(minsize).await.map(|batch| (batch, input))
+    });
+    let results = batches
+        .map(|batch| {
+            let step = step(batch);
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                step.await.map(|batch| (batch, started.elapsed()))
+            })
+        })
+        .buffered(concurrency.max(1));
+    let mut results = std::pin::pin!(results);
+    let (mut batches, mut items, mut busy) = (0usize, 0usize, std::time::Duration::ZERO);
+    while let Some(joined) = results.next().await {
+        let batch = match joined {
+            Ok(Ok((batch, took))) => {
+                busy += took;
+                batch
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(e) if e.is_panic() => {
+                return Err(PipelineError::new(format!("a stage panicked: {e}")))
+            }
+            Err(_) => return Err(PipelineError::Stopped),
+        };
+        batches += 1;
+        items += batch.len();
+        output.put_all(batch).await?;
+    }
+    tracing::debug!(
+        stage,
+        batches,
+        items,
+        busy_ms = busy.as_millis() as u64,
+        "stage finished"
+    );
+    Ok(())
+}
+
 /// Runs `stages` joined by bounded channels; the first error stops every stage and is
 /// returned. Stages are not aborted mid-step (an aborted database call can leave a pooled
 /// connection inside a transaction): a failed stage drops its channels, so the stages
