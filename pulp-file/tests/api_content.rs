@@ -186,6 +186,28 @@ pulp_core::db_tests! {
         let tmp = api.app.storage().local_root().expect("local").join("tmp");
         assert_eq!(std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0), 0, "the uploaded file is not kept");
 
+        // overwrite=false: another file at a path the repository holds fails the task and
+        // makes no version (form field text "false" as pulp-cli sends it); true replaces it.
+        let (status, body) = api
+            .post_form(FILES, &[("relative_path", "b.txt"), ("repository", &repository), ("overwrite", "false")], Some(b"not the same"))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let task = api.finish(&body).await;
+        assert_eq!(task["state"], "failed", "{task}");
+        let message = task["error"]["description"].as_str().unwrap_or_default();
+        assert!(message.contains("relative_path=\"b.txt\""), "{task}");
+        assert_eq!(api.count(&format!("{}versions/", repository)).await, 3, "no version made");
+        let (_, body) = api
+            .post_json(FILES, json!({"relative_path": "b.txt", "artifact": artifact, "repository": repository, "overwrite": true}))
+            .await;
+        let task = api.finish(&body).await;
+        assert_eq!(task["state"], "completed", "{task}");
+        let version3 = task["created_resources"][1].as_str().expect("version").to_string();
+        assert_eq!(api.count(&format!("{FILES}?repository_version={version3}")).await, 2);
+        let (status, body) = api.post_json(FILES, json!({"relative_path": "e", "artifact": artifact, "overwrite": 3})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.get("overwrite").is_some(), "{body}");
+
         // The newer upload endpoint answers at once with the unit.
         let (status, unit) = api.post_form(&format!("{FILES}upload/"), &[("relative_path", "c.txt")], Some(b"third")).await;
         assert_eq!(status, StatusCode::CREATED, "{unit}");
@@ -215,7 +237,9 @@ pulp_core::db_tests! {
         let (status, body) = api.post_json(FILES, json!({"relative_path": "d", "artifact": artifact, "repository": "/pulp/api/v3/repositories/file/file/nope/"})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body.get("repository").is_some(), "{body}");
-        assert_eq!(api.count(FILES).await, 3);
+        // a/hello.txt, b.txt, c.txt, and the two b.txt units of the overwrite checks (the one
+        // refused by overwrite=false stays an orphan, as a unit made by a failed add does)
+        assert_eq!(api.count(FILES).await, 5);
 
         let (_, doc) = api.send(api.client.get(api.url("/pulp/api/v3/docs/api.json"))).await;
         assert_eq!(doc["paths"][FILES]["post"]["operationId"], "content_file_files_create");

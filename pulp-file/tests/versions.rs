@@ -145,6 +145,43 @@ pulp_plugin_api::testing::db_tests! {
         assert_eq!(latest_version(app.db(), repo.pulp_id()).await.expect("latest").number, 2);
     }
 
+    async fn with_overwrite_false_a_file_at_a_taken_path_fails_the_version(t: &TestDatabase) {
+        let app = app(t).await;
+        let repo = repository(&app, "r").await;
+        let old = save(&app, vec![file("a/x.txt", 1), file("b.txt", 2)]).await;
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.add_content(&old).await.expect("add");
+        v.commit().await.expect("commit");
+        // A new file at a taken path: refused, nothing made.
+        let taken = save(&app, vec![file("a/x.txt", 3), file("c.txt", 4)]).await;
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.set_overwrite(false);
+        v.add_content(&taken).await.expect("add");
+        match v.commit().await {
+            Err(VersionError::WouldOverwrite { pulp_type, key }) => {
+                assert_eq!(pulp_type, "file.file");
+                assert!(key.contains("relative_path=\"a/x.txt\""), "{key}");
+            }
+            other => panic!("expected an overwrite error, got {other:?}"),
+        }
+        assert_eq!(latest_version(app.db(), repo.pulp_id()).await.expect("latest").number, 1);
+        // Files at free paths, and a path freed by a removal in the same version, are fine.
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.set_overwrite(false);
+        v.remove_content(&old[..1]).await.expect("remove");
+        v.add_content(&taken).await.expect("add");
+        let v2 = v.commit().await.expect("commit").expect("a version");
+        assert_eq!(
+            ids_of(&app, repo.pulp_id(), v2.number).await,
+            [old[1], taken[0], taken[1]].into_iter().collect()
+        );
+        // Re-adding a unit already in the repository replaces nothing: allowed.
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.set_overwrite(false);
+        v.add_content(&old[1..]).await.expect("add");
+        assert!(v.commit().await.expect("commit").is_none());
+    }
+
     async fn a_failed_or_dropped_scope_leaves_no_version(t: &TestDatabase) {
         let app = app(t).await;
         let repo = repository(&app, "r").await;

@@ -362,5 +362,28 @@ pulp_core::db_tests! {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let all = api.get("/pulp/api/v3/repository_versions/").await;
         assert_eq!(all["count"], 3);
+        // overwrite=false: a unit at a path the repository already holds fails the task
+        let other = pulp_core::models::save_content(
+            api.app.db(),
+            vec![pulp_file::FileContent { relative_path: "f1".into(), digest: format!("{:064x}", 9) }],
+        )
+        .await
+        .expect("save");
+        let body = json!({"add_content_units": [other[0].pulp_href()], "overwrite": false});
+        let (status, task) = api.post(&format!("{repo_href}modify/"), body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+        let done = api.finish(&task).await;
+        assert_eq!(done["state"], "failed", "{done}");
+        let message = done["error"]["description"].as_str().unwrap_or_default();
+        assert!(message.contains("relative_path=\"f1\"") && message.contains("overwrite"), "{done}");
+        assert_eq!(api.get(&format!("{repo_href}versions/")).await["count"], 3, "no version made");
+        let (status, body) = api.post(&format!("{repo_href}modify/"), json!({"overwrite": "no"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        // the default (true) replaces the unit at that path
+        let (_, task) = api.post(&format!("{repo_href}modify/"), json!({"add_content_units": [other[0].pulp_href()]})).await;
+        let done = api.finish(&task).await;
+        assert_eq!(done["state"], "completed", "{done}");
+        let latest = api.get(done["created_resources"][0].as_str().expect("version")).await;
+        assert_eq!(latest["content_summary"]["removed"]["file.file"]["count"], 1, "{latest}");
     }
 }

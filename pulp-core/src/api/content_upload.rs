@@ -59,12 +59,20 @@ pub struct CreateContentArgs {
     /// The repository the unit is added to (in a new version).
     #[serde(default)]
     pub repository_pk: Option<PulpId>,
+    /// Whether the unit may replace a unit of the repository with the same repository key
+    /// (Pulp's `overwrite`; with `false` the unit is not added and the operation fails).
+    #[serde(default = "overwrite_default")]
+    pub overwrite: bool,
     /// Labels of a new unit.
     #[serde(default)]
     pub pulp_labels: Labels,
     /// The type's own fields.
     #[serde(default)]
     pub fields: Map<String, Value>,
+}
+
+fn overwrite_default() -> bool {
+    true
 }
 
 /// What a content create made.
@@ -110,7 +118,7 @@ pub fn mount_content_upload<T: SingleArtifactContent>(routes: &mut ApiRoutes) {
     let upload_schema = format!("{type_name}Upload");
     let mut properties = json!({
         "repository": {"type": "string", "format": "uri", "writeOnly": true, "description": "A URI of a repository the new content unit should be associated with."},
-        "overwrite": {"type": "boolean", "writeOnly": true, "description": "When set to true, existing content in the repository with the same unique key will be silently overwritten. Only used when 'repository' is specified. Defaults to true."},
+        "overwrite": {"type": "boolean", "writeOnly": true, "description": "When set to true, existing content in the repository with the same unique key will be silently overwritten. When set to false, the task will fail if content would be overwritten. Only used when 'repository' is specified. Defaults to true."},
         "pulp_labels": {"type": "object", "additionalProperties": {"type": ["string", "null"]}, "description": "A dictionary of arbitrary key/value pairs used to describe a specific Content instance."},
         "artifact": {"type": "string", "format": "uri", "description": "Artifact file representing the physical content"},
         "relative_path": {"type": "string", "minLength": 1, "description": "Path where the artifact is located relative to distributions base_path"},
@@ -317,16 +325,16 @@ async fn prepare<T: SingleArtifactContent>(
         None | Some(Value::Null) => Labels::new(),
         Some(value) => parse_labels(&value)?,
     };
-    match fields.remove("overwrite") {
-        None | Some(Value::Null) | Some(Value::Bool(true)) => {}
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => {}
-        Some(_) => push(
-            &mut errors,
-            "overwrite",
-            "Only overwrite=true (replacing the unit with the same relative path) is supported."
-                .into(),
-        ),
-    }
+    let overwrite = match fields.remove("overwrite") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+        Some(_) => {
+            push(&mut errors, "overwrite", "Must be a valid boolean.".into());
+            true
+        }
+    };
     if repository.is_some() && !allow_repository {
         push(&mut errors, "repository", "Unexpected field".into());
     }
@@ -404,6 +412,7 @@ async fn prepare<T: SingleArtifactContent>(
         upload_pk,
         temp_file: file.map(|f| f.id),
         repository_pk,
+        overwrite,
         pulp_labels: labels,
         fields,
     })
@@ -524,6 +533,7 @@ pub async fn create_now<T: SingleArtifactContent>(
             let mut version = NewVersion::start(app, repository)
                 .await
                 .map_err(version_error)?;
+            version.set_overwrite(args.overwrite);
             version
                 .add_content(&[model.pulp_id()])
                 .await

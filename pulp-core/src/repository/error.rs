@@ -28,6 +28,15 @@ pub enum VersionError {
         /// The repository key, `field=value, …`.
         key: String,
     },
+    /// A unit added with `overwrite=false` has the repository key of a unit already in the
+    /// repository.
+    #[error("the repository already holds {pulp_type} content with {key}, and overwrite is false")]
+    WouldOverwrite {
+        /// The content type.
+        pulp_type: String,
+        /// The repository key, `field=value, …`.
+        key: String,
+    },
     /// The plugin refused the change (its invariant would break), with its reason.
     #[error("{0}")]
     Refused(String),

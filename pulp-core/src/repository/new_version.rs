@@ -37,6 +37,7 @@ pub struct NewVersion {
     base: RepositoryVersion,
     version_id: PulpId,
     hooks: RepositoryHooks,
+    overwrite: bool,
 }
 
 impl NewVersion {
@@ -98,7 +99,16 @@ impl NewVersion {
             base,
             version_id,
             hooks,
+            overwrite: true,
         })
+    }
+
+    /// Whether an added unit may replace a unit already in the repository with the same
+    /// [`ContentDetail::REPO_KEY`] (Pulp's `overwrite`, default `true`). With `false`,
+    /// [`NewVersion::remove_duplicates`] fails with [`VersionError::WouldOverwrite`] instead
+    /// of replacing, and the version is not made.
+    pub fn set_overwrite(&mut self, overwrite: bool) {
+        self.overwrite = overwrite;
     }
 
     fn tx(&mut self) -> &mut DbTransaction {
@@ -296,8 +306,10 @@ impl NewVersion {
     }
 
     /// Pulp's repo-key de-duplication for content type `T`: a unit added by this version
-    /// replaces any earlier unit with the same [`ContentDetail::REPO_KEY`]; two added units
-    /// with the same key are [`VersionError::DuplicateContent`].
+    /// replaces any earlier unit with the same [`ContentDetail::REPO_KEY`] (or, when the
+    /// scope forbids it with [`NewVersion::set_overwrite`], fails with
+    /// [`VersionError::WouldOverwrite`]); two added units with the same key are
+    /// [`VersionError::DuplicateContent`].
     pub async fn remove_duplicates<T: ContentDetail>(&mut self) -> Result<(), VersionError> {
         if T::REPO_KEY.is_empty() {
             return Ok(());
@@ -308,21 +320,31 @@ impl NewVersion {
             .map(|k| format!("old.{k} = new.{k}"))
             .collect::<Vec<_>>()
             .join(" AND ");
+        // Units of earlier versions, still present, with the key of a unit this one adds.
+        let replaced = format!(
+            "SELECT old.pulp_id FROM core_repositorycontent rn \
+             CROSS JOIN {table} new CROSS JOIN {table} old \
+             WHERE rn.repository_id = $1 AND rn.version_added = $2 AND new.pulp_id = rn.content_id \
+             AND {same_key} AND old.pulp_domain = new.pulp_domain AND old.pulp_id <> new.pulp_id",
+            table = T::TABLE
+        );
+        let present_earlier =
+            "repository_id = $1 AND version_removed IS NULL AND version_added < $2";
         let replace = format!(
             "UPDATE core_repositorycontent SET version_removed = $2 \
-             WHERE repository_id = $1 AND version_removed IS NULL AND version_added < $2 \
-             AND content_id IN (\
-                SELECT old.pulp_id FROM core_repositorycontent rn \
-                CROSS JOIN {table} new CROSS JOIN {table} old \
-                WHERE rn.repository_id = $1 AND rn.version_added = $2 AND new.pulp_id = rn.content_id \
-                AND {same_key} AND old.pulp_domain = new.pulp_domain AND old.pulp_id <> new.pulp_id)",
-            table = T::TABLE
+             WHERE {present_earlier} AND content_id IN ({replaced})"
         );
         let key_columns = T::REPO_KEY
             .iter()
             .map(|k| format!("d.{k}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let overwritten = format!(
+            "SELECT {key_columns} FROM {table} d WHERE d.pulp_id IN \
+             (SELECT content_id FROM core_repositorycontent WHERE {present_earlier} \
+              AND content_id IN ({replaced})) LIMIT 1",
+            table = T::TABLE
+        );
         let duplicates = format!(
             "SELECT {key_columns} FROM core_repositorycontent rc CROSS JOIN {table} d \
              WHERE d.pulp_id = rc.content_id AND rc.repository_id = $1 AND rc.version_added = $2 \
@@ -335,27 +357,42 @@ impl NewVersion {
             .filter_map(|name| T::COLUMNS.iter().find(|c| c.name == *name).copied())
             .collect();
         let types: Vec<crate::models::ColumnType> = columns.iter().map(|c| c.ty).collect();
-        let found: Option<Vec<SqlValue>> = on_tx!(self.tx(), conn => {
-            sqlx::query(&replace).bind(repository).bind(number).execute(&mut *conn).await?;
-            let row = sqlx::query(&duplicates).bind(repository).bind(number).fetch_optional(&mut *conn).await?;
-            match row {
-                Some(row) => Some(crate::models::sql::read_values!(&row, &types)?),
-                None => None,
+        if !self.overwrite {
+            if let Some(values) = self.first_key(&overwritten, &types).await? {
+                return Err(VersionError::WouldOverwrite {
+                    pulp_type: T::PULP_TYPE.to_string(),
+                    key: key_text(&columns, values),
+                });
             }
+        }
+        on_tx!(self.tx(), conn => {
+            sqlx::query(&replace).bind(repository).bind(number).execute(&mut *conn).await?;
         });
+        let found = self.first_key(&duplicates, &types).await?;
         if let Some(values) = found {
-            let key = columns
-                .iter()
-                .zip(values)
-                .map(|(c, v)| format!("{}={}", c.name, v.into_json()))
-                .collect::<Vec<_>>()
-                .join(", ");
             return Err(VersionError::DuplicateContent {
                 pulp_type: T::PULP_TYPE.to_string(),
-                key,
+                key: key_text(&columns, values),
             });
         }
         Ok(())
+    }
+
+    /// The first row of `sql` (bound to the repository and version number), read as a
+    /// repository key of `types`.
+    async fn first_key(
+        &mut self,
+        sql: &str,
+        types: &[crate::models::ColumnType],
+    ) -> Result<Option<Vec<SqlValue>>, VersionError> {
+        let (repository, number) = (self.repository.pulp_id, self.number);
+        Ok(on_tx!(self.tx(), conn => {
+            let row = sqlx::query(sql).bind(repository).bind(number).fetch_optional(&mut *conn).await?;
+            match row {
+                Some(row) => Some(crate::models::sql::read_values!(&row, types)?),
+                None => None,
+            }
+        }))
     }
 
     async fn counts_by_type(
@@ -391,6 +428,7 @@ impl NewVersion {
             base,
             version_id,
             hooks,
+            overwrite: _,
         } = self;
         if added.is_empty() && removed.is_empty() {
             tx.rollback().await?;
@@ -451,4 +489,14 @@ impl NewVersion {
         }
         Ok(())
     }
+}
+
+/// A repository key as `field=value, …` (for error messages).
+fn key_text(columns: &[crate::models::Column], values: Vec<SqlValue>) -> String {
+    columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| format!("{}={}", c.name, v.into_json()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

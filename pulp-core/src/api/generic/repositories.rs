@@ -237,6 +237,8 @@ struct ModifyBody {
     remove_content_units: Vec<String>,
     #[serde(default)]
     base_version: Option<String>,
+    #[serde(default)]
+    overwrite: Option<bool>,
 }
 
 async fn content_ids(app: &App, field: &str, hrefs: &[String]) -> Result<Vec<PulpId>, ApiError> {
@@ -297,6 +299,7 @@ async fn modify<T: Detail<Kind = RepositoryKind>>(
                 "remove_content_units": remove,
                 "remove_all": remove_all,
                 "base_version_pk": base,
+                "overwrite": body.overwrite.unwrap_or(true),
             }))
             .exclusive([resource::<T>(repository.pulp_id())])
             .immediate(true),
@@ -407,6 +410,7 @@ pub fn mount_repository<T: Detail<Kind = RepositoryKind>>(routes: &mut ApiRoutes
             "add_content_units": {"type": "array", "items": {"type": "string"}},
             "remove_content_units": {"type": "array", "items": {"type": "string"}},
             "base_version": {"type": "string", "format": "uri"},
+            "overwrite": {"type": "boolean", "default": true, "description": "When set to true, existing content in the repository with the same unique key will be silently overwritten. When set to false, the task will fail if content would be overwritten. Defaults to true."},
         }}),
     );
     routes.raw_schema(
@@ -519,6 +523,11 @@ pub async fn add_and_remove(ctx: TaskContext) -> TaskOutput {
         remove_all: bool,
         #[serde(default)]
         base_version_pk: Option<PulpId>,
+        #[serde(default = "yes")]
+        overwrite: bool,
+    }
+    fn yes() -> bool {
+        true
     }
     let args: Args = ctx.parse_args()?;
     let app = ctx.app().clone();
@@ -526,6 +535,7 @@ pub async fn add_and_remove(ctx: TaskContext) -> TaskOutput {
     let mut version = NewVersion::start(&app, args.repository_pk)
         .await
         .map_err(err)?;
+    version.set_overwrite(args.overwrite);
     if let Some(base) = args.base_version_pk {
         let number: Option<i64> = crate::on_pool!(app.db(), pool => {
             sqlx::query_scalar("SELECT number FROM core_repositoryversion WHERE pulp_id = $1 AND repository_id = $2")
