@@ -69,5 +69,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0006_list_order.sqlite.sql"),
             postgres: include_str!("migrations/core_0006_list_order.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0007_lean_indexes",
+            sqlite: include_str!("migrations/core_0007_lean_indexes.sqlite.sql"),
+            postgres: include_str!("migrations/core_0007_lean_indexes.postgres.sql"),
+        },
     ]
 }

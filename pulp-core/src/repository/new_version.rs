@@ -345,10 +345,12 @@ impl NewVersion {
               AND content_id IN ({replaced})) LIMIT 1",
             table = T::TABLE
         );
+        // Rows added by this version are present: removing a unit added in the same scope
+        // deletes its row (`remove_content`, `remove_all_content`), and the replacement
+        // above only touches earlier rows. So the added-rows index alone drives this query.
         let duplicates = format!(
             "SELECT {key_columns} FROM core_repositorycontent rc CROSS JOIN {table} d \
              WHERE d.pulp_id = rc.content_id AND rc.repository_id = $1 AND rc.version_added = $2 \
-             AND +rc.version_removed IS NULL \
              GROUP BY {key_columns} HAVING COUNT(*) > 1 LIMIT 1",
             table = T::TABLE
         );
