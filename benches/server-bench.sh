@@ -10,13 +10,14 @@
 # usage: benches/server-bench.sh [N_FILES]      (default 5000)
 # env: POLICIES (default "immediate on_demand"), LATENCY=0 skips the task round trips,
 #      BACKENDS (default: sqlite, and postgres when PULP_TEST_POSTGRES_URL is set),
+#      BIN (the server binary, default target/release/pulp-server),
 #      SERVER_LOG (the server's RUST_LOG, default warn; its logs are copied to $WORK_LOGS if set).
 # needs: nginx, python3, psql (for PostgreSQL); builds target/release/pulp-server if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000}
 SHARED=${SHARED:-../shared/bench}
-BIN=target/release/pulp-server
+BIN=${BIN:-target/release/pulp-server}
 [ -x "$BIN" ] || cargo build --release -p pulp-server
 WORK=$(mktemp -d /tmp/pulp-server-bench.XXXXXX)
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
