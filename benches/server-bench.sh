@@ -10,7 +10,8 @@
 # usage: benches/server-bench.sh [N_FILES]      (default 5000)
 # env: POLICIES (default "immediate on_demand"), LATENCY=0 skips the task round trips,
 #      BACKENDS (default: sqlite, and postgres when PULP_TEST_POSTGRES_URL is set),
-#      BIN (the server binary, default target/release/pulp-server),
+#      BIN (the server binary, default target/release/pulp-server), WORK_ROOT (where the
+#      servers' data goes, default /tmp),
 #      SERVER_LOG (the server's RUST_LOG, default warn; its logs are copied to $WORK_LOGS if set).
 # needs: nginx, python3, psql (for PostgreSQL); builds target/release/pulp-server if missing.
 set -euo pipefail
@@ -19,7 +20,7 @@ N=${1:-5000}
 SHARED=${SHARED:-../shared/bench}
 BIN=${BIN:-target/release/pulp-server}
 [ -x "$BIN" ] || cargo build --release -p pulp-server
-WORK=$(mktemp -d /tmp/pulp-server-bench.XXXXXX)
+WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-server-bench.XXXXXX")
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
 NGINX_PORT=${NGINX_PORT:-8880}
 API_PORT=24917; CONTENT_PORT=24916
