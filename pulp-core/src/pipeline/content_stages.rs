@@ -40,7 +40,7 @@ impl<T: ContentDetail> Stage<T> for QueryExistingContents {
         output: StageOutput<T>,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let db = self.ctx.app().bulk_db().clone();
+            let db = self.ctx.app().db().clone();
             let concurrency = self.ctx.write_concurrency();
             for_each_batch(
                 "QueryExistingContents",

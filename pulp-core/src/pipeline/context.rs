@@ -30,7 +30,18 @@ pub struct SyncContext {
     task: Option<PulpId>,
     downloaders: Arc<HashMap<PulpId, Downloader>>,
     pub(crate) created: Arc<Mutex<Created>>,
-    writes: Arc<tokio::sync::Mutex<()>>,
+    /// The write turn on SQLite (none on PostgreSQL): see [`SyncContext::write_turn`].
+    writes: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// Waits for the write turn `writes` names, if any.
+async fn take_turn(
+    writes: &Option<Arc<tokio::sync::Mutex<()>>>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match writes {
+        Some(writes) => Some(writes.lock().await),
+        None => None,
+    }
 }
 
 impl SyncContext {
@@ -42,7 +53,10 @@ impl SyncContext {
             task: None,
             downloaders: Arc::new(HashMap::new()),
             created: Arc::default(),
-            writes: Arc::default(),
+            writes: match app.db().backend() {
+                crate::db::Backend::Sqlite => Some(Arc::default()),
+                crate::db::Backend::Postgres => None,
+            },
         }
     }
 
@@ -69,9 +83,9 @@ impl SyncContext {
         &self.working_dir
     }
 
-    /// How many batches a writing stage may have in flight at once: 1 on SQLite (one writer
-    /// at a time), 2 on PostgreSQL (where a batch's statements wait on the server, another
-    /// batch's can run).
+    /// How many batches a stage that queries or writes the database may have in flight at
+    /// once: 1 on SQLite (one writer at a time), 2 on PostgreSQL (where a batch's statements
+    /// wait on the server, another batch's can run).
     pub fn write_concurrency(&self) -> usize {
         match self.app.db().backend() {
             crate::db::Backend::Sqlite => 1,
@@ -83,10 +97,7 @@ impl SyncContext {
     /// other instead of contending for SQLite's single writer (whose busy handler sleeps);
     /// `None` on PostgreSQL, where they write in parallel.
     pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.app.db().backend() {
-            crate::db::Backend::Sqlite => Some(self.writes.lock().await),
-            crate::db::Backend::Postgres => None,
-        }
+        take_turn(&self.writes).await
     }
 
     /// The downloader of `remote`.
@@ -109,17 +120,13 @@ impl SyncContext {
                 turn: None,
             });
         };
-        let turn = match self.app.db().backend() {
-            crate::db::Backend::Sqlite => Some(self.writes.clone()),
-            crate::db::Backend::Postgres => None,
-        };
         let reporter = {
             let _turn = self.write_turn().await;
             ProgressReporter::start(self.app.bulk_db(), task, message, code, total).await?
         };
         Ok(Progress {
             reporter: Some(reporter),
-            turn,
+            turn: self.writes.clone(),
         })
     }
 }
@@ -135,10 +142,7 @@ pub struct Progress {
 
 impl Progress {
     async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.turn {
-            Some(writes) => Some(writes.lock().await),
-            None => None,
-        }
+        take_turn(&self.turn).await
     }
 
     /// Adds `n` to `done`.

@@ -526,9 +526,6 @@ pub async fn add_and_remove(ctx: TaskContext) -> TaskOutput {
         #[serde(default = "yes")]
         overwrite: bool,
     }
-    fn yes() -> bool {
-        true
-    }
     let args: Args = ctx.parse_args()?;
     let app = ctx.app().clone();
     let err = |e: VersionError| TaskError::new(e.to_string());
