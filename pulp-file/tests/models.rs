@@ -4,9 +4,10 @@ mod support;
 
 use pulp_file::{FileContent, FileDistribution, FileRemote, FileRepository};
 use pulp_plugin_api::models::{
-    self, content_artifacts, find_artifact, remote_artifacts, save_artifact,
-    save_content_artifacts, save_remote_artifacts, to_response, Column, DistributionFields, Labels,
-    ModelError, RemoteArtifact, RemoteFields, RemoteKind, RepositoryFields, RepositoryKind,
+    self, content_artifacts, create_content_artifacts, create_remote_artifacts, find_artifact,
+    remote_artifacts, save_artifact, save_content_artifacts, save_remote_artifacts, to_response,
+    Column, DistributionFields, Labels, ModelError, RemoteArtifact, RemoteFields, RemoteKind,
+    RepositoryFields, RepositoryKind,
 };
 use pulp_plugin_api::repository::RepositoryType;
 use pulp_plugin_api::validation::{Validate, ValidationErrors};
@@ -213,6 +214,50 @@ pulp_plugin_api::testing::db_tests! {
             Err(ModelError::Invalid(errors)) => assert!(!errors.messages("relative_path").is_empty()),
             other => panic!("expected a relative_path error, got {other:?}"),
         }
+    }
+
+    // The create paths of the sync pipeline (`COPY` on PostgreSQL) store what the upserts
+    // store, and fall back to them when the rows exist after all (another writer was first).
+    async fn create_paths_store_rows_and_fall_back_when_they_exist(t: &TestDatabase) {
+        let app = app(t).await;
+        let db = app.db();
+        let path = "dir/ä b.txt".to_string();
+        let unit = FileContent { relative_path: path.clone(), digest: "a".repeat(64) };
+        let created = models::save_new_content(db, vec![unit.clone()]).await.expect("create").remove(0);
+        assert_eq!(created.detail.relative_path, path);
+        // Saved as new again (no lookup first): the existing unit comes back, no second row.
+        let again = models::save_new_content(db, vec![unit.clone()]).await.expect("again").remove(0);
+        assert_eq!(again.pulp_id(), created.pulp_id());
+        assert_eq!(models::find_content(db, &[unit]).await.expect("find")[0].as_ref().map(|m| m.pulp_id()), Some(created.pulp_id()));
+
+        let link = (created.pulp_id(), None, path.clone());
+        let links = create_content_artifacts(db, std::slice::from_ref(&link)).await.expect("link");
+        assert_eq!(links[0].relative_path, path);
+        let read = content_artifacts(db, &[created.pulp_id()]).await.expect("read links");
+        assert_eq!(read, links);
+        let relinked = create_content_artifacts(db, &[link]).await.expect("link again");
+        assert_eq!(relinked[0].pulp_id, links[0].pulp_id, "the existing link, not a second one");
+        match create_content_artifacts(db, &[(created.pulp_id(), None, "../x".into())]).await {
+            Err(ModelError::Invalid(errors)) => assert!(!errors.messages("relative_path").is_empty()),
+            other => panic!("expected a relative_path error, got {other:?}"),
+        }
+
+        let remote = models::create(db, Labels::new(), RemoteFields::new("r", "https://example.org/"), FileRemote {})
+            .await
+            .expect("remote");
+        let mut ra = RemoteArtifact {
+            content_artifact_id: links[0].pulp_id,
+            remote_id: remote.pulp_id(),
+            // Characters the COPY text format gives a meaning: backslash, tab, newline.
+            url: "https://example.org/a\\b\tc\nd".into(),
+            size: Some(7),
+            digests: [(pulp_plugin_api::ChecksumType::Sha256, "b".repeat(64))].into_iter().collect(),
+        };
+        create_remote_artifacts(db, std::slice::from_ref(&ra)).await.expect("remote artifact");
+        assert_eq!(remote_artifacts(db, &[links[0].pulp_id]).await.expect("read"), vec![ra.clone()]);
+        ra.url = "https://example.org/moved".into();
+        create_remote_artifacts(db, std::slice::from_ref(&ra)).await.expect("existing: updated");
+        assert_eq!(remote_artifacts(db, &[links[0].pulp_id]).await.expect("read"), vec![ra]);
     }
 }
 

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::copy::{copy_new_rows, CopyRows};
 use super::sql::{bind_all, placeholders, rows_per_statement, values_rows};
 use super::{ModelError, SqlValue, DEFAULT_DOMAIN};
-use crate::db::{Database, PulpId};
+use crate::db::{Backend, Database, PulpId};
 use crate::storage::{ChecksumType, Digests, StoredArtifact};
 use crate::validation::{validate_relative_path, ValidationErrors};
 use crate::{on_pool, on_tx};
@@ -277,13 +278,7 @@ pub async fn save_content_artifacts(
     db: &Database,
     links: &[(PulpId, Option<PulpId>, String)],
 ) -> Result<Vec<ContentArtifact>, ModelError> {
-    let mut errors = ValidationErrors::new();
-    for (_, _, path) in links {
-        if let Err(e) = validate_relative_path(path) {
-            errors.add("relative_path", e.to_string());
-        }
-    }
-    errors.into_result()?;
+    validate_link_paths(links)?;
     let now = Utc::now();
     let mut out = Vec::with_capacity(links.len());
     let mut tx = db.begin_write().await?;
@@ -322,6 +317,67 @@ pub async fn save_content_artifacts(
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// [`save_content_artifacts`] for the links of units the caller has just created, which
+/// cannot be linked yet: on PostgreSQL one `COPY`; should a link exist after all (another
+/// writer linked a unit first), the upsert of [`save_content_artifacts`] instead. Same result.
+pub async fn create_content_artifacts(
+    db: &Database,
+    links: &[(PulpId, Option<PulpId>, String)],
+) -> Result<Vec<ContentArtifact>, ModelError> {
+    validate_link_paths(links)?;
+    if db.backend() == Backend::Postgres && !links.is_empty() {
+        let now = Utc::now();
+        let created: Vec<ContentArtifact> = links
+            .iter()
+            .map(|(content, artifact, path)| ContentArtifact {
+                pulp_id: PulpId::new(),
+                content_id: *content,
+                artifact_id: *artifact,
+                relative_path: path.clone(),
+            })
+            .collect();
+        let mut rows = CopyRows::new();
+        for ca in &created {
+            rows.push([
+                SqlValue::Id(Some(ca.pulp_id)),
+                SqlValue::Time(Some(now)),
+                SqlValue::Time(Some(now)),
+                SqlValue::Id(Some(ca.content_id)),
+                SqlValue::Id(ca.artifact_id),
+                SqlValue::Text(Some(ca.relative_path.clone())),
+            ]);
+        }
+        if copy_new_rows(
+            db,
+            vec![("core_contentartifact", CONTENT_ARTIFACT_COLUMNS, rows)],
+        )
+        .await?
+        {
+            return Ok(created);
+        }
+    }
+    save_content_artifacts(db, links).await
+}
+
+const CONTENT_ARTIFACT_COLUMNS: &[&str] = &[
+    "pulp_id",
+    "pulp_created",
+    "pulp_last_updated",
+    "content_id",
+    "artifact_id",
+    "relative_path",
+];
+
+fn validate_link_paths(links: &[(PulpId, Option<PulpId>, String)]) -> Result<(), ModelError> {
+    let mut errors = ValidationErrors::new();
+    for (_, _, path) in links {
+        if let Err(e) = validate_relative_path(path) {
+            errors.add("relative_path", e.to_string());
+        }
+    }
+    Ok(errors.into_result()?)
 }
 
 /// The content artifacts of these content units.
@@ -391,23 +447,57 @@ pub async fn save_remote_artifacts(
             digest_names(),
             values_rows(1, chunk.len(), width)
         );
-        let binds = chunk.iter().flat_map(|ra| {
-            [
-                SqlValue::Id(Some(PulpId::new())),
-                SqlValue::Time(Some(now)),
-                SqlValue::Time(Some(now)),
-                SqlValue::Id(Some(ra.content_artifact_id)),
-                SqlValue::Id(Some(ra.remote_id)),
-                SqlValue::Text(Some(ra.url.clone())),
-                SqlValue::Int(ra.size),
-            ]
-            .into_iter()
-            .chain(digest_values(&ra.digests).collect::<Vec<_>>())
-        });
+        let binds = chunk.iter().flat_map(|ra| remote_artifact_values(ra, now));
         on_tx!(&mut tx, conn => { bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(&mut *conn).await?); });
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// [`save_remote_artifacts`] for content artifacts the caller has just created, which have no
+/// remote artifact yet: on PostgreSQL one `COPY`; should one exist after all, the upsert of
+/// [`save_remote_artifacts`] instead.
+pub async fn create_remote_artifacts(
+    db: &Database,
+    items: &[RemoteArtifact],
+) -> Result<(), ModelError> {
+    if db.backend() == Backend::Postgres && !items.is_empty() {
+        let now = Utc::now();
+        let mut rows = CopyRows::new();
+        for ra in items {
+            rows.push(remote_artifact_values(ra, now));
+        }
+        let mut columns = vec![
+            "pulp_id",
+            "pulp_created",
+            "pulp_last_updated",
+            "content_artifact_id",
+            "remote_id",
+            "url",
+            "size",
+        ];
+        columns.extend(DIGEST_COLUMNS.iter().map(|k| k.as_str()));
+        if copy_new_rows(db, vec![("core_remoteartifact", &columns, rows)]).await? {
+            return Ok(());
+        }
+    }
+    save_remote_artifacts(db, items).await
+}
+
+/// The values of a new `core_remoteartifact` row, in the column order of its inserts.
+fn remote_artifact_values(ra: &RemoteArtifact, now: DateTime<Utc>) -> Vec<SqlValue> {
+    [
+        SqlValue::Id(Some(PulpId::new())),
+        SqlValue::Time(Some(now)),
+        SqlValue::Time(Some(now)),
+        SqlValue::Id(Some(ra.content_artifact_id)),
+        SqlValue::Id(Some(ra.remote_id)),
+        SqlValue::Text(Some(ra.url.clone())),
+        SqlValue::Int(ra.size),
+    ]
+    .into_iter()
+    .chain(digest_values(&ra.digests))
+    .collect()
 }
 
 /// The remote artifacts of these content artifacts.

@@ -9,6 +9,7 @@
 
 mod artifact;
 mod column;
+mod copy;
 mod error;
 mod href;
 mod kind;
@@ -18,9 +19,10 @@ pub(crate) mod sql;
 mod store;
 
 pub use artifact::{
-    artifacts_by_id, content_artifacts, find_artifact, find_artifacts, forget_artifacts,
-    remote_artifacts, save_artifact, save_artifacts, save_content_artifacts, save_remote_artifacts,
-    Artifact, ContentArtifact, RemoteArtifact,
+    artifacts_by_id, content_artifacts, create_content_artifacts, create_remote_artifacts,
+    find_artifact, find_artifacts, forget_artifacts, remote_artifacts, save_artifact,
+    save_artifacts, save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact,
+    RemoteArtifact,
 };
 pub use column::{from_values, to_values, Column, ColumnType, SqlValue};
 pub use error::ModelError;

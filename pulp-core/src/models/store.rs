@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use serde_json::Value;
 
+use super::copy::{copy_new_rows, CopyRows};
 use super::error::is_unique_violation;
 use super::sql::{
     bind_all, placeholders, qualified, read_values, rows_per_statement, types, values_rows, COMMON,
@@ -14,7 +15,7 @@ use super::{
     from_values, to_values, ContentDetail, ContentKind, Detail, Labels, Master, MasterKind, Model,
     ModelError, SqlValue, DEFAULT_DOMAIN,
 };
-use crate::db::{Database, PulpId};
+use crate::db::{Backend, Database, PulpId};
 use crate::validation::{Validate, ValidationErrors};
 use crate::{on_pool, on_tx};
 
@@ -612,6 +613,33 @@ async fn find_existing<T: ContentDetail>(
     Ok(())
 }
 
+/// On PostgreSQL, stores `models` (master and detail rows) with `COPY` in one transaction;
+/// `false` (nothing written) when a natural key turned out to be taken already, or on SQLite.
+async fn copy_new_content<T: ContentDetail>(
+    db: &Database,
+    models: &[Model<T>],
+) -> Result<bool, ModelError> {
+    if db.backend() != Backend::Postgres {
+        return Ok(false);
+    }
+    let mut masters = CopyRows::new();
+    let mut details = CopyRows::new();
+    for model in models {
+        masters.push(master_values(&model.master)?);
+        details.push(detail_values(&model.master, &model.detail)?);
+    }
+    let master_columns = master_column_names::<ContentKind>();
+    let detail_columns = detail_column_names::<T>();
+    copy_new_rows(
+        db,
+        vec![
+            (ContentKind::TABLE, &master_columns, masters),
+            (T::TABLE, &detail_columns, details),
+        ],
+    )
+    .await
+}
+
 /// Inserts `missing`; returns those another writer saved first.
 async fn insert_content<'a, T: ContentDetail>(
     db: &Database,
@@ -634,6 +662,12 @@ async fn insert_content<'a, T: ContentDetail>(
             detail: unit.clone(),
         })
         .collect();
+    if copy_new_content(db, &models).await? {
+        for (model, entry) in models.into_iter().zip(missing) {
+            stored.insert(entry.0.clone(), model);
+        }
+        return Ok(Vec::new());
+    }
     let master_sql = format!(
         "INSERT INTO core_content ({}) VALUES {}",
         master_column_names::<ContentKind>().join(", "),

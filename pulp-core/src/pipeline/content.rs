@@ -33,6 +33,9 @@ pub struct DeclarativeArtifact {
     pub(crate) stored: Option<StoredArtifact>,
     /// Its content artifact, once the content saver linked it.
     pub(crate) content_artifact_id: Option<PulpId>,
+    /// Whether the content saver created that content artifact for a unit it created (so no
+    /// remote artifact can exist for it yet).
+    pub(crate) content_artifact_created: bool,
 }
 
 impl DeclarativeArtifact {
@@ -53,6 +56,7 @@ impl DeclarativeArtifact {
             artifact: None,
             stored: None,
             content_artifact_id: None,
+            content_artifact_created: false,
         }
     }
 

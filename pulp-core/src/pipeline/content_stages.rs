@@ -12,8 +12,8 @@ use super::{
 };
 use crate::db::PulpId;
 use crate::models::{
-    find_content, save_content_artifacts, save_new_content, save_remote_artifacts, ContentDetail,
-    RemoteArtifact,
+    create_content_artifacts, create_remote_artifacts, find_content, save_content_artifacts,
+    save_new_content, save_remote_artifacts, ContentDetail, RemoteArtifact,
 };
 
 /// Finds units already stored (by natural key), one query per batch.
@@ -127,30 +127,48 @@ async fn save_batch<T: ContentDetail>(
             statistics.inserted(&db, new.len());
         }
     }
+    // Units created just now cannot be linked yet: their links take the quicker create path.
+    let mut created = vec![false; batch.len()];
+    for i in &new {
+        created[*i] = true;
+    }
+    let mut new_links = Vec::new();
     let mut links = Vec::new();
-    for dc in &batch {
+    for (dc, created) in batch.iter().zip(&created) {
         let Some(model) = dc.saved() else { continue };
         for da in &dc.artifacts {
-            links.push((
+            let link = (
                 model.pulp_id(),
                 da.artifact.as_ref().map(|a| a.pulp_id),
                 da.relative_path.clone(),
-            ));
+            );
+            if *created { &mut new_links } else { &mut links }.push(link);
         }
     }
+    let mut saved: HashMap<(PulpId, String), PulpId> = HashMap::new();
+    if !new_links.is_empty() {
+        saved.extend(
+            create_content_artifacts(&db, &new_links)
+                .await?
+                .into_iter()
+                .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id)),
+        );
+    }
     if !links.is_empty() {
-        let saved: HashMap<(PulpId, String), PulpId> = save_content_artifacts(&db, &links)
-            .await?
-            .into_iter()
-            .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id))
-            .collect();
-        for dc in batch.iter_mut() {
-            let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
-                continue;
-            };
-            for da in dc.artifacts.iter_mut() {
-                da.content_artifact_id = saved.get(&(id, da.relative_path.clone())).copied();
-            }
+        saved.extend(
+            save_content_artifacts(&db, &links)
+                .await?
+                .into_iter()
+                .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id)),
+        );
+    }
+    for (dc, created) in batch.iter_mut().zip(created) {
+        let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
+            continue;
+        };
+        for da in dc.artifacts.iter_mut() {
+            da.content_artifact_id = saved.get(&(id, da.relative_path.clone())).copied();
+            da.content_artifact_created = created;
         }
     }
     drop(turn);
@@ -238,22 +256,34 @@ impl<T: ContentDetail> Stage<T> for RemoteArtifactSaver {
                     let ctx = ctx.clone();
                     async move {
                         let db = ctx.app().bulk_db().clone();
+                        // Content artifacts created by this sync have no remote artifact yet.
+                        let mut new_rows = Vec::new();
                         let mut rows = Vec::new();
                         for da in batch.iter().flat_map(|dc| dc.artifacts.iter()) {
                             if let (Some(ca), Some(remote)) = (da.content_artifact_id, da.remote_id)
                             {
-                                rows.push(RemoteArtifact {
+                                let row = RemoteArtifact {
                                     content_artifact_id: ca,
                                     remote_id: remote,
                                     url: da.url.clone(),
                                     size: da.expected.size.and_then(|s| i64::try_from(s).ok()),
                                     digests: da.expected.digests.clone(),
-                                });
+                                };
+                                if da.content_artifact_created {
+                                    new_rows.push(row);
+                                } else {
+                                    rows.push(row);
+                                }
                             }
                         }
-                        if !rows.is_empty() {
+                        if !new_rows.is_empty() || !rows.is_empty() {
                             let _turn = ctx.write_turn().await;
-                            save_remote_artifacts(&db, &rows).await?;
+                            if !new_rows.is_empty() {
+                                create_remote_artifacts(&db, &new_rows).await?;
+                            }
+                            if !rows.is_empty() {
+                                save_remote_artifacts(&db, &rows).await?;
+                            }
                         }
                         Ok(batch)
                     }
