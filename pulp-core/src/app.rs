@@ -339,8 +339,34 @@ impl App {
         all
     }
 
-    /// Applies every pending migration; returns how many were applied.
+    /// Applies every pending migration, then stores the declared default access policies
+    /// (see [`crate::access_policy::seed`]); returns how many migrations were applied.
     pub async fn migrate(&self) -> Result<usize, AppError> {
-        Ok(self.db().migrate(&self.migrations()).await?.len())
+        let applied = self.db().migrate(&self.migrations()).await?.len();
+        crate::access_policy::seed(self.db(), &self.access_policies()).await?;
+        Ok(applied)
+    }
+
+    /// The default access policy of every viewset: pulp-core's, then the plugins' (a plugin
+    /// declaring a core viewset replaces its default).
+    pub fn access_policies(&self) -> Vec<(String, crate::access_policy::AccessPolicy)> {
+        let declared = &self.inner.registry.access_policies;
+        let mut all: Vec<_> = crate::access_policy::core_access_policies()
+            .into_iter()
+            .filter(|(name, _)| !declared.iter().any(|(d, _)| d == name))
+            .collect();
+        all.extend(declared.iter().cloned());
+        all
+    }
+
+    /// The default access policy of `viewset_name`, if one is declared.
+    pub fn default_access_policy(
+        &self,
+        viewset_name: &str,
+    ) -> Option<crate::access_policy::AccessPolicy> {
+        self.access_policies()
+            .into_iter()
+            .find(|(name, _)| name == viewset_name)
+            .map(|(_, policy)| policy)
     }
 }

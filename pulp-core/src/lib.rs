@@ -19,6 +19,7 @@
 
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod access_policy;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -93,6 +93,7 @@ pub struct Registry {
     pub(crate) content_routes: Vec<ContentRoutes>,
     pub(crate) guard_checks:
         std::collections::BTreeMap<String, crate::content_app::guard::GuardCheck>,
+    pub(crate) access_policies: Vec<(String, crate::access_policy::AccessPolicy)>,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -142,6 +143,25 @@ impl Registry {
         let owner = self.owner.clone();
         self.settings
             .add_validator(&owner, std::sync::Arc::new(validator));
+        self
+    }
+
+    /// Declares the default access policy of the viewset `viewset_name` (the group of API
+    /// operations whose ids start with it, `/` and `-` written `_`: `repositories/file/file`
+    /// covers `repositories_file_file_sync`; the rest of the id is the action, `read` being
+    /// `retrieve` and `delete` `destroy`). It is stored at migration time, replaces the stored
+    /// one at each migration unless an administrator customized it, and is what
+    /// `POST {access_policy_href}reset/` restores. An operation of no declared viewset is
+    /// refused to every user but superusers. Declaring a viewset again replaces its default.
+    pub fn access_policy(
+        &mut self,
+        viewset_name: &str,
+        policy: crate::access_policy::AccessPolicy,
+    ) -> &mut Self {
+        self.access_policies
+            .retain(|(name, _)| name != viewset_name);
+        self.access_policies
+            .push((viewset_name.to_string(), policy));
         self
     }
 

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs, rust_2018_idioms)]
 
+mod access;
 pub mod manifest;
 mod models;
 pub mod publish;
@@ -69,6 +70,9 @@ impl Plugin for FilePlugin {
         r.task(PUBLISH_TASK, publish::publish_task);
         r.sync_task(<FileRepository as Detail>::PULP_TYPE, SYNC_TASK);
         r.publish_task(<FilePublication as Detail>::PULP_TYPE, PUBLISH_TASK);
+        for (viewset, policy) in access::access_policies() {
+            r.access_policy(viewset, policy);
+        }
     }
 
     fn name(&self) -> &str {

@@ -107,6 +107,13 @@ pub mod models {
     pub use pulp_core::models::*;
 }
 
+/// Access policies: the [`AccessPolicy`](access_policy::AccessPolicy) of each viewset, made
+/// of [`Statement`](access_policy::Statement)s (principals, actions, effect, conditions), that
+/// a plugin declares with [`Registry::access_policy`] for the API operations it adds.
+pub mod access_policy {
+    pub use pulp_core::access_policy::*;
+}
+
 /// Repository versions: the [`NewVersion`](repository::NewVersion) scope, the
 /// [`RepositoryType`](repository::RepositoryType) hooks, reading versions and their content,
 /// `content_summary`, deleting versions and `retain_repo_versions`.

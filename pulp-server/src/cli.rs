@@ -36,6 +36,17 @@ enum Command {
     Migrate,
     /// Set the password of the `admin` user (creating it if needed).
     ResetAdminPassword(PasswordArgs),
+    /// Set the password of a user (creating it if needed); a user who is not a superuser may
+    /// do what the access policies allow (see `/pulp/api/v3/access_policies/`).
+    SetUserPassword {
+        /// The user's name.
+        username: String,
+        /// Make the user a superuser (without it, the user is not one).
+        #[arg(long)]
+        superuser: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +65,32 @@ fn builder() -> AppBuilder {
     App::builder(SettingsSources::from_environment()).plugin(pulp_file::FilePlugin)
 }
 
+/// Sets (or creates) `username` with the given or a random password (printed).
+async fn set_user_password(
+    username: &str,
+    superuser: bool,
+    args: PasswordArgs,
+) -> Result<(), ServerError> {
+    if username.trim().is_empty() {
+        return Err(ServerError::Usage("the user name is empty".into()));
+    }
+    let app = builder().build().await?;
+    app.migrate().await?;
+    let password = match args.password {
+        Some(password) => password,
+        None => random_password(),
+    };
+    Users::new(app.db())
+        .set_password(username, &password, superuser)
+        .await?;
+    if args.random {
+        println!("{username} password: {password}");
+    } else {
+        println!("{username} password changed");
+    }
+    Ok(())
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<(), ServerError> {
     let roles = match cli.command {
@@ -68,20 +105,15 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             return Ok(());
         }
         Command::ResetAdminPassword(args) => {
-            let app = builder().build().await?;
-            app.migrate().await?;
-            let password = match args.password {
-                Some(password) => password,
-                None => random_password(),
-            };
-            Users::new(app.db())
-                .set_password("admin", &password, true)
-                .await?;
-            if args.random {
-                println!("admin password: {password}");
-            } else {
-                println!("admin password changed");
-            }
+            set_user_password("admin", true, args).await?;
+            return Ok(());
+        }
+        Command::SetUserPassword {
+            username,
+            superuser,
+            password,
+        } => {
+            set_user_password(&username, superuser, password).await?;
             return Ok(());
         }
     };

@@ -31,6 +31,9 @@ pub enum ServerError {
     /// The worker failed.
     #[error(transparent)]
     Tasking(#[from] pulp_core::tasking::TaskingError),
+    /// A command was given arguments it cannot use.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Which roles this process plays.

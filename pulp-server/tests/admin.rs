@@ -1,4 +1,5 @@
-//! Administration commands: `migrate`, `reset-admin-password`, `worker --burst`.
+//! Administration commands: `migrate`, `reset-admin-password`, `set-user-password`,
+//! `worker --burst`.
 
 mod support;
 
@@ -44,6 +45,24 @@ pulp_core::db_tests! {
         assert_eq!(neither.status.code(), Some(2), "clap usage error expected");
         let both = run(t, &["reset-admin-password", "--random", "--password", "x"]);
         assert_eq!(both.status.code(), Some(2));
+    }
+
+    async fn set_user_password_creates_users_who_are_not_superusers_unless_asked(t: &TestDatabase) {
+        let output = run(t, &["set-user-password", "alice", "--password", "alice-Pass1"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let users = Users::new(&t.db);
+        let alice = users.stored("alice").await.expect("read").expect("alice exists");
+        assert!(!alice.is_superuser);
+        assert!(users.verify("alice", "alice-Pass1").await.expect("verify"));
+        let output = run(t, &["set-user-password", "bob", "--superuser", "--random"]);
+        assert!(output.status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let password = stdout.trim().strip_prefix("bob password: ").expect("printed password");
+        assert!(users.verify("bob", password).await.expect("verify"));
+        assert!(users.stored("bob").await.expect("read").expect("bob").is_superuser);
+        let empty = run(t, &["set-user-password", " ", "--random"]);
+        assert!(!empty.status.success());
+        assert!(String::from_utf8_lossy(&empty.stderr).contains("user name is empty"));
     }
 
     async fn a_burst_worker_exits_when_the_queue_is_empty(t: &TestDatabase) {

@@ -400,6 +400,32 @@ fn workflow(program: &Path, t: &TestDatabase) {
             .map(Vec::len),
         Some(1)
     );
+
+    // Access policies: show, customize, list the customized ones, reset.
+    let viewset = ["--viewset-name", "repositories/file/file"];
+    let policy = cli.json(&[&["access-policy", "show"][..], &viewset].concat());
+    assert_eq!(policy["customized"], false, "{policy}");
+    let statements = r#"[{"action": ["list"], "principal": "user:alice", "effect": "allow"}]"#;
+    cli.json(
+        &[
+            &["access-policy", "update"][..],
+            &viewset,
+            &["--statements", statements],
+        ]
+        .concat(),
+    );
+    let customized = cli.json(&[&["access-policy", "show"][..], &viewset].concat());
+    assert_eq!(customized["customized"], true, "{customized}");
+    assert_eq!(customized["statements"][0]["principal"], "user:alice");
+    let listed = cli.json(&["access-policy", "list", "--limit", "200"]);
+    assert!(
+        listed.as_array().is_some_and(|all| all.len() > 10),
+        "{listed}"
+    );
+    cli.json(&[&["access-policy", "reset"][..], &viewset].concat());
+    let reset = cli.json(&[&["access-policy", "show"][..], &viewset].concat());
+    assert_eq!(reset["statements"], policy["statements"]);
+    assert_eq!(reset["customized"], false);
 }
 
 #[test]

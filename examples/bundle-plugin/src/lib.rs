@@ -15,6 +15,7 @@ mod models;
 
 pub use models::{Blob, Bundle, BundleRepository};
 
+use pulp_plugin_api::access_policy::{AccessPolicy, Statement};
 use pulp_plugin_api::models::{self as pulp_models, Labels, Model, ModelError, RepositoryFields};
 use pulp_plugin_api::repository::{NewVersion, RepositoryVersion, VersionError};
 use pulp_plugin_api::{App, Component, Migration, Plugin, PulpId, Registry};
@@ -43,6 +44,36 @@ impl Plugin for BundlePlugin {
         r.content::<Blob>()
             .content::<Bundle>()
             .repository::<BundleRepository>();
+        // Who may do what through the plugin's endpoints (users other than superusers).
+        let read_only = || {
+            AccessPolicy::new(vec![Statement::allow(
+                &["list", "retrieve"],
+                &["authenticated"],
+            )])
+        };
+        r.access_policy("content/bundle/blobs", read_only())
+            .access_policy("content/bundle/bundles", read_only())
+            .access_policy(
+                "repositories/bundle/bundle",
+                AccessPolicy::new(vec![
+                    Statement::allow(&["list"], &["authenticated"]),
+                    Statement::allow(&["retrieve"], &["authenticated"])
+                        .when("has_model_or_domain_or_obj_perms:bundle.view_bundlerepository"),
+                    Statement::allow(
+                        &["create", "update", "partial_update", "destroy", "modify"],
+                        &["authenticated"],
+                    )
+                    .when("has_model_or_domain_perms:bundle.change_bundlerepository"),
+                ])
+                .scoped(),
+            )
+            .access_policy(
+                "repositories/bundle/bundle/versions",
+                AccessPolicy::new(vec![Statement::allow(
+                    &["list", "retrieve"],
+                    &["authenticated"],
+                )]),
+            );
     }
 
     fn name(&self) -> &str {

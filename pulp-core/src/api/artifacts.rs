@@ -1,7 +1,7 @@
 //! `/artifacts/`: list with Pulp's filters, upload (multipart, streamed to storage), read and
 //! delete of artifacts no content uses.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::generic::page_ids;
 use super::generic::refs::parse_version;
-use super::list::{ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
+use super::list::{in_id_order, ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
 use super::multipart::{
     check_length, multipart_error, part_stream, part_text, storage_error, upload_limit,
 };
@@ -244,14 +244,9 @@ async fn list(
     }
     let order = ordering(&query, ORDERING, "m.pulp_created, m.pulp_id")?;
     let (count, ids) = page_ids(&app, "core_artifact m", &filter, &order, paging).await?;
-    let mut found: HashMap<PulpId, Artifact> = artifacts_by_id(app.db(), &ids)
-        .await?
-        .into_iter()
-        .map(|a| (a.pulp_id, a))
-        .collect();
-    let results: Vec<Value> = ids
+    let found = artifacts_by_id(app.db(), &ids).await?;
+    let results: Vec<Value> = in_id_order(&ids, found, |a| a.pulp_id)
         .iter()
-        .filter_map(|id| found.remove(id))
         .map(|a| select_fields(a.to_response(), raw.as_deref()))
         .collect();
     let base = format!("{}{API_ROOT}/artifacts/", base_url(&headers));

@@ -10,13 +10,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{ApiError, API_ROOT};
+use super::{ApiError, ApiRoutes, API_ROOT};
+use crate::access_policy::{operation_action, Requester};
 use crate::app::App;
 use crate::auth::Users;
 
@@ -97,21 +100,106 @@ pub async fn require_user(State(app): State<App>, mut request: Request, next: Ne
         return ApiError::InvalidCredentials.into_response();
     };
     let users = Users::new(app.db());
-    let stored = match users.stored_hash(&user).await {
+    let stored = match users.stored(&user).await {
         Ok(Some(stored)) => stored,
         Ok(None) => return ApiError::InvalidCredentials.into_response(),
         Err(e) => return ApiError::Internal(e.to_string()).into_response(),
     };
-    let key = VerifiedCredentials::key(&user, &password, &stored);
+    let key = VerifiedCredentials::key(&user, &password, &stored.password_hash);
     let cache = app.verified_credentials();
     if cache.lookup(&key).is_none() {
-        if !Users::check_hash(&stored, &password).await {
+        if !Users::check_hash(&stored.password_hash, &password).await {
             return ApiError::InvalidCredentials.into_response();
         }
         cache.remember(key, user.clone());
     }
+    if !stored.is_superuser {
+        let requester = Requester {
+            authenticated: true,
+            is_superuser: false,
+            id: Some(stored.id.to_string()),
+            username: Some(user.clone()),
+        };
+        let method = request.method().as_str().to_string();
+        let operation = request
+            .extensions()
+            .get::<MatchedPath>()
+            .zip(request.extensions().get::<Arc<OperationActions>>())
+            .and_then(|(path, actions)| actions.get(&method, path.as_str()))
+            .cloned();
+        match authorize(&app, &method, operation, &requester).await {
+            Ok(Authorized::Yes) => {}
+            Ok(Authorized::EmptyList) => {
+                return Json(json!({"count": 0, "next": null, "previous": null, "results": []}))
+                    .into_response()
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
     request.extensions_mut().insert(AuthenticatedUser(user));
     next.run(request).await
+}
+
+/// The viewset and action of each served operation, by `(HTTP method, axum path)` (an
+/// extension of the API router, read by [`require_user`]).
+#[derive(Debug, Default)]
+pub struct OperationActions(HashMap<(String, String), (String, String)>);
+
+impl OperationActions {
+    /// Maps every operation of `routes` to the declared viewset (of `app`) it belongs to.
+    pub fn new(routes: &ApiRoutes, app: &App) -> Self {
+        let viewsets: Vec<String> = app.access_policies().into_iter().map(|(n, _)| n).collect();
+        Self(
+            routes
+                .operations()
+                .filter_map(|(key, id)| {
+                    operation_action(id, viewsets.iter().map(String::as_str))
+                        .map(|found| (key.clone(), found))
+                })
+                .collect(),
+        )
+    }
+
+    /// `(viewset, action)` of the operation answering `method` at the axum path `path`.
+    pub fn get(&self, method: &str, path: &str) -> Option<&(String, String)> {
+        let method = if method.eq_ignore_ascii_case("HEAD") {
+            "GET".to_string()
+        } else {
+            method.to_ascii_uppercase()
+        };
+        self.0.get(&(method, path.to_string()))
+    }
+}
+
+/// What the access policy lets a request do.
+enum Authorized {
+    /// Proceed.
+    Yes,
+    /// A list of a scoped viewset, of which this user may see nothing (no role grants a
+    /// permission to anyone but superusers yet).
+    EmptyList,
+}
+
+/// Checks the request of a user who is not a superuser against the access policy of its
+/// viewset: 403 when no policy covers the operation or the policy does not allow it.
+async fn authorize(
+    app: &App,
+    method: &str,
+    operation: Option<(String, String)>,
+    requester: &Requester,
+) -> Result<Authorized, ApiError> {
+    let (viewset, action) = operation.ok_or(ApiError::Forbidden)?;
+    let policy = crate::access_policy::find(app.db(), &viewset)
+        .await?
+        .ok_or(ApiError::Forbidden)?
+        .policy();
+    if !policy.allows(&action, method, requester) {
+        return Err(ApiError::Forbidden);
+    }
+    if action == "list" && policy.is_scoped() {
+        return Ok(Authorized::EmptyList);
+    }
+    Ok(Authorized::Yes)
 }
 
 fn parse_basic(header: &str) -> Option<(String, String)> {

@@ -308,6 +308,18 @@ impl<T: Serialize> Page<T> {
     }
 }
 
+/// `items` (read in any order) in the order of `ids` (a page's order); ids with no item are
+/// skipped.
+pub fn in_id_order<T>(
+    ids: &[crate::db::PulpId],
+    items: Vec<T>,
+    id_of: impl Fn(&T) -> crate::db::PulpId,
+) -> Vec<T> {
+    let mut found: std::collections::HashMap<crate::db::PulpId, T> =
+        items.into_iter().map(|item| (id_of(&item), item)).collect();
+    ids.iter().filter_map(|id| found.remove(id)).collect()
+}
+
 /// Parses a timestamp filter value (ISO 8601; a date alone means midnight UTC).
 pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(time) = DateTime::parse_from_rfc3339(raw) {

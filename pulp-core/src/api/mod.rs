@@ -1,6 +1,7 @@
 //! REST API building blocks: the error type mapped to Pulp's HTTP shapes, field selection,
 //! and the core routes under `/pulp/api/v3/`.
 
+mod access_policies;
 mod artifacts;
 pub mod auth;
 pub mod content_upload;
@@ -25,6 +26,6 @@ pub use error::ApiError;
 pub use fields::select_fields;
 pub use list::{Page, Paging, QueryParams, SqlValue, SqlWhere};
 pub use request::{base_url, parse_json};
-pub use routes::{api_router, register_tasks, API_ROOT};
+pub use routes::{api_router, api_routes, register_tasks, API_ROOT};
 pub use routes_doc::{ApiMounter, ApiRoutes};
 pub use serve::serve;

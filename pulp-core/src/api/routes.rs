@@ -48,6 +48,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
         .anonymous()],
     );
     super::tasks::mount(&mut routes);
+    super::access_policies::mount(&mut routes);
     super::transfer::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);
     super::generic::mount_kind_lists(&mut routes);
@@ -59,7 +60,9 @@ pub fn api_routes(app: &App) -> ApiRoutes {
 
 /// The REST API: every route, authenticated, plus the OpenAPI document.
 pub fn api_router(app: App) -> Router {
-    let (router, doc) = api_routes(&app).into_parts();
+    let routes = api_routes(&app);
+    let actions = Arc::new(super::auth::OperationActions::new(&routes, &app));
+    let (router, doc) = routes.into_parts();
     let doc = Arc::new(doc);
     let docs = Router::new()
         .route(&format!("{API_ROOT}/docs/api.json"), get(api_json))
@@ -73,6 +76,7 @@ pub fn api_router(app: App) -> Router {
             app.clone(),
             super::auth::require_user,
         ))
+        .layer(Extension(actions))
         .merge(docs)
         .fallback(not_found)
         .layer(axum::middleware::map_response(pulp_shaped_rejections))

@@ -1,6 +1,7 @@
 //! [`ApiRoutes`]: axum routes together with the OpenAPI operations they implement, so the
 //! document can never list an operation that is not served (or miss one that is).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::routing::MethodRouter;
@@ -14,6 +15,8 @@ use crate::app::App;
 pub struct ApiRoutes {
     router: Router<App>,
     doc: ApiDoc,
+    /// `(HTTP method, axum path)` → operation id.
+    operations: HashMap<(String, String), String>,
 }
 
 impl std::fmt::Debug for ApiRoutes {
@@ -41,6 +44,10 @@ impl ApiRoutes {
         let router = std::mem::take(&mut self.router);
         self.router = router.route(path, handler);
         for operation in operations {
+            self.operations.insert(
+                (operation.method.to_ascii_uppercase(), path.to_string()),
+                operation.operation_id.clone(),
+            );
             self.doc.operation(operation);
         }
         self
@@ -69,6 +76,18 @@ impl ApiRoutes {
         let current = std::mem::take(&mut self.router);
         self.router = current.merge(router);
         self
+    }
+
+    /// The operation id served for `method` (`GET`) at the axum path `path`.
+    pub fn operation_id(&self, method: &str, path: &str) -> Option<&str> {
+        self.operations
+            .get(&(method.to_ascii_uppercase(), path.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Every `((HTTP method, axum path), operation id)` served.
+    pub fn operations(&self) -> impl Iterator<Item = (&(String, String), &String)> {
+        self.operations.iter()
     }
 
     /// The routes and the document.

@@ -3,8 +3,6 @@
 //! and recorded in `core_uploadchunk`; committing assembles the chunks in order into an
 //! artifact in a task (`pulpcore.app.tasks.upload.commit`).
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +14,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::generic::{page_ids, task_response};
-use super::list::{ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
+use super::list::{in_id_order, ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
 use super::multipart::{
     check_length, multipart_error, part_stream, part_text, storage_error, upload_limit,
 };
@@ -327,15 +325,10 @@ async fn list(
         "m.pulp_created, m.pulp_id",
     )?;
     let (count, ids) = page_ids(&app, "core_upload m", &filter, &order, paging).await?;
-    let mut found: HashMap<PulpId, Upload> = uploads(&app, &ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.pulp_id, u))
-        .collect();
-    let results: Vec<Value> = ids
+    let found = uploads(&app, &ids).await?;
+    let results: Vec<Value> = in_id_order(&ids, found, |u| u.pulp_id)
         .iter()
-        .filter_map(|id| found.remove(id))
-        .map(|u| select_fields(response(&u), raw.as_deref()))
+        .map(|u| select_fields(response(u), raw.as_deref()))
         .collect();
     let base = format!("{}{API_ROOT}/uploads/", base_url(&headers));
     Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())

@@ -2,4 +2,4 @@
 
 mod users;
 
-pub use users::{random_password, AuthError, Users};
+pub use users::{random_password, AuthError, StoredUser, Users};

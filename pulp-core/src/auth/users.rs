@@ -27,6 +27,17 @@ impl From<sqlx::Error> for AuthError {
     }
 }
 
+/// An active user, as `core_user` holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    /// The user's id.
+    pub id: PulpId,
+    /// The argon2 hash of the password.
+    pub password_hash: String,
+    /// Holds every permission.
+    pub is_superuser: bool,
+}
+
 /// Access to the users of one database.
 #[derive(Debug, Clone)]
 pub struct Users {
@@ -78,11 +89,23 @@ impl Users {
 
     /// The stored password hash of an active user.
     pub async fn stored_hash(&self, username: &str) -> Result<Option<String>, AuthError> {
-        Ok(crate::on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT password FROM core_user WHERE username = $1 AND is_active = TRUE")
-                .bind(username)
-                .fetch_optional(pool)
-                .await?
+        Ok(self.stored(username).await?.map(|u| u.password_hash))
+    }
+
+    /// An active user as stored: id, password hash, superuser or not.
+    pub async fn stored(&self, username: &str) -> Result<Option<StoredUser>, AuthError> {
+        let row: Option<(PulpId, String, bool)> = crate::on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT pulp_id, password, is_superuser FROM core_user WHERE username = $1 AND is_active = TRUE",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(id, password_hash, is_superuser)| StoredUser {
+            id,
+            password_hash,
+            is_superuser,
         }))
     }
 

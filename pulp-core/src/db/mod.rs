@@ -75,5 +75,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0007_lean_indexes.sqlite.sql"),
             postgres: include_str!("migrations/core_0007_lean_indexes.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0008_access_policies",
+            sqlite: include_str!("migrations/core_0008_access_policies.sqlite.sql"),
+            postgres: include_str!("migrations/core_0008_access_policies.postgres.sql"),
+        },
     ]
 }
