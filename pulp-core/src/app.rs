@@ -359,6 +359,31 @@ impl App {
         all
     }
 
+    /// The ids of the API operations (sorted) that belong to no declared viewset, or whose
+    /// action no statement of their viewset's default policy names: only superusers can ever
+    /// call them. A plugin's tests can assert that this is empty.
+    pub fn operations_without_access_policy(&self) -> Vec<String> {
+        let policies = self.access_policies();
+        let names = || policies.iter().map(|(n, _)| n.as_str());
+        let mut uncovered: Vec<String> = crate::api::api_routes(self)
+            .operations()
+            .filter(|(_, id)| {
+                let Some((viewset, action)) = crate::access_policy::operation_action(id, names())
+                else {
+                    return true;
+                };
+                !policies
+                    .iter()
+                    .filter(|(name, _)| *name == viewset)
+                    .any(|(_, policy)| policy.names_action(&action))
+            })
+            .map(|(_, id)| id.clone())
+            .collect();
+        uncovered.sort();
+        uncovered.dedup();
+        uncovered
+    }
+
     /// The default access policy of `viewset_name`, if one is declared.
     pub fn default_access_policy(
         &self,

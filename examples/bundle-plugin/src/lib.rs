@@ -45,23 +45,34 @@ impl Plugin for BundlePlugin {
             .content::<Bundle>()
             .repository::<BundleRepository>();
         // Who may do what through the plugin's endpoints (users other than superusers).
-        let read_only = || {
-            AccessPolicy::new(vec![Statement::allow(
-                &["list", "retrieve"],
-                &["authenticated"],
-            )])
+        let authenticated = &["authenticated"];
+        let content = || {
+            AccessPolicy::new(vec![
+                Statement::allow(&["list", "retrieve"], authenticated),
+                Statement::allow(&["set_label", "unset_label"], authenticated)
+                    .when("has_model_or_domain_perms:bundle.change_bundlecontent"),
+            ])
         };
-        r.access_policy("content/bundle/blobs", read_only())
-            .access_policy("content/bundle/bundles", read_only())
+        r.access_policy("content/bundle/blobs", content())
+            .access_policy("content/bundle/bundles", content())
             .access_policy(
                 "repositories/bundle/bundle",
                 AccessPolicy::new(vec![
-                    Statement::allow(&["list"], &["authenticated"]),
-                    Statement::allow(&["retrieve"], &["authenticated"])
+                    Statement::allow(&["list"], authenticated),
+                    Statement::allow(&["retrieve"], authenticated)
                         .when("has_model_or_domain_or_obj_perms:bundle.view_bundlerepository"),
                     Statement::allow(
-                        &["create", "update", "partial_update", "destroy", "modify"],
-                        &["authenticated"],
+                        &[
+                            "create",
+                            "update",
+                            "partial_update",
+                            "set_label",
+                            "unset_label",
+                            "destroy",
+                            "modify",
+                            "sync",
+                        ],
+                        authenticated,
                     )
                     .when("has_model_or_domain_perms:bundle.change_bundlerepository"),
                 ])
@@ -69,10 +80,11 @@ impl Plugin for BundlePlugin {
             )
             .access_policy(
                 "repositories/bundle/bundle/versions",
-                AccessPolicy::new(vec![Statement::allow(
-                    &["list", "retrieve"],
-                    &["authenticated"],
-                )]),
+                AccessPolicy::new(vec![
+                    Statement::allow(&["list", "retrieve"], authenticated),
+                    Statement::allow(&["destroy", "repair"], authenticated)
+                        .when("has_model_or_domain_perms:bundle.change_bundlerepository"),
+                ]),
             );
     }
 

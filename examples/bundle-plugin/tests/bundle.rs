@@ -51,6 +51,14 @@ async fn blob_id(app: &App, b: Blob) -> PulpId {
     models::save_content(app.db(), vec![b]).await.expect("blob")[0].pulp_id()
 }
 
+/// Every API operation of the plugin (and of the core) has a declared access policy.
+#[tokio::test]
+async fn every_operation_has_an_access_policy() {
+    let t = pulp_plugin_api::testing::TestDatabase::sqlite().await;
+    let app = app(&t).await;
+    assert_eq!(app.operations_without_access_policy(), Vec::<String>::new());
+}
+
 pulp_plugin_api::testing::db_tests! {
     async fn adding_a_bundle_brings_its_members(t: &TestDatabase) {
         let app = app(t).await;

@@ -50,7 +50,15 @@ pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
     .scoped();
     let mut policies = vec![
         ("tasks", tasks),
-        ("task-groups", list_only()),
+        (
+            "task-groups",
+            AccessPolicy::new(vec![
+                Statement::allow(&["list"], AUTHENTICATED),
+                Statement::allow(&["retrieve"], AUTHENTICATED)
+                    .when("has_model_or_domain_or_obj_perms:core.view_taskgroup"),
+            ])
+            .scoped(),
+        ),
         (
             "workers",
             AccessPolicy::new(vec![Statement::allow(&["list", "retrieve"], AUTHENTICATED)]),

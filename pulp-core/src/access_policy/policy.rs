@@ -192,6 +192,15 @@ impl AccessPolicy {
         }
     }
 
+    /// Whether a statement names `action` (itself, `*`, or a method pattern).
+    pub fn names_action(&self, action: &str) -> bool {
+        self.statements.iter().any(|s| {
+            s.action
+                .iter()
+                .any(|a| a == action || a == "*" || a.starts_with('<'))
+        })
+    }
+
     /// Whether `who` may perform `action` (requested with HTTP `method`): no matching deny
     /// statement applies, and a matching allow statement does. A condition that cannot be
     /// evaluated keeps an allow statement from applying and lets a deny statement apply

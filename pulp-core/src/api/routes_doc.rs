@@ -15,7 +15,7 @@ use crate::app::App;
 pub struct ApiRoutes {
     router: Router<App>,
     doc: ApiDoc,
-    /// `(HTTP method, axum path)` → operation id.
+    /// `(HTTP method, axum path)` → operation id, for operations that need a user.
     operations: HashMap<(String, String), String>,
 }
 
@@ -44,6 +44,10 @@ impl ApiRoutes {
         let router = std::mem::take(&mut self.router);
         self.router = router.route(path, handler);
         for operation in operations {
+            if operation.anonymous {
+                self.doc.operation(operation);
+                continue;
+            }
             self.operations.insert(
                 (operation.method.to_ascii_uppercase(), path.to_string()),
                 operation.operation_id.clone(),
@@ -85,7 +89,7 @@ impl ApiRoutes {
             .map(String::as_str)
     }
 
-    /// Every `((HTTP method, axum path), operation id)` served.
+    /// Every `((HTTP method, axum path), operation id)` served that needs a user.
     pub fn operations(&self) -> impl Iterator<Item = (&(String, String), &String)> {
         self.operations.iter()
     }
