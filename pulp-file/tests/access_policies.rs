@@ -128,9 +128,21 @@ pulp_plugin_api::testing::db_tests! {
         assert_eq!(patched["statements"], statements);
         assert_eq!(patched["customized"], true);
         assert_eq!(patched["queryset_scoping"], json!({"function": "scope_queryset"}), "PATCH keeps what it does not name");
-        // Migrating again (an upgrade) leaves a customized policy alone.
+        // Migrating again (an upgrade) leaves a customized policy alone…
         api.app.migrate().await.expect("migrate again");
         assert_eq!(api.admin(Method::GET, &href, None).await["statements"], statements);
+        // …and brings uncustomized ones up to date with a changed default.
+        use pulp_plugin_api::access_policy::{seed, AccessPolicy, Statement};
+        let newer = AccessPolicy::new(vec![Statement::allow(&["list"], &["*"])]);
+        seed(api.app.db(), &[("tasks".into(), newer.clone()), ("remotes/file/file".into(), newer)])
+            .await
+            .expect("seed");
+        let tasks = api.policy_href("tasks").await;
+        let tasks = api.admin(Method::GET, &tasks, None).await;
+        assert_eq!(tasks["statements"], json!([{"action": ["list"], "principal": ["*"], "effect": "allow"}]));
+        assert_eq!(tasks["customized"], false);
+        assert_eq!(api.admin(Method::GET, &href, None).await["statements"], statements, "customized: kept");
+        api.app.migrate().await.expect("migrate: back to the declared defaults");
         let customized = api.admin(Method::GET, &format!("{ROOT}/access_policies/?customized=true"), None).await;
         assert_eq!(customized["count"], 1);
         // Reset brings back the default.
@@ -211,7 +223,7 @@ pulp_plugin_api::testing::db_tests! {
         api.admin(Method::POST, &format!("{href}reset/"), None).await;
         let (status, _) = api.call(ALICE, Method::POST, &repos, Some(json!({"name": "again"}))).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        // Users without a password never pass, and the administrator still can do everything.
+        // The administrator still can do everything.
         let (status, _) = api.call(ADMIN, Method::DELETE, &alice_repo, None).await;
         assert_eq!(status, StatusCode::ACCEPTED);
     }
