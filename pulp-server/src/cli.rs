@@ -41,7 +41,8 @@ enum Command {
     SetUserPassword {
         /// The user's name.
         username: String,
-        /// Make the user a superuser (without it, the user is not one).
+        /// Make the user a superuser (without it, a new user is not one and an existing
+        /// user keeps what they are).
         #[arg(long)]
         superuser: bool,
         #[command(flatten)]
@@ -80,9 +81,14 @@ async fn set_user_password(
         Some(password) => password,
         None => random_password(),
     };
-    Users::new(app.db())
-        .set_password(username, &password, superuser)
-        .await?;
+    let users = Users::new(app.db());
+    // Setting a password never takes superuser rights away.
+    let superuser = superuser
+        || users
+            .stored(username)
+            .await?
+            .is_some_and(|u| u.is_superuser);
+    users.set_password(username, &password, superuser).await?;
     if args.random {
         println!("{username} password: {password}");
     } else {

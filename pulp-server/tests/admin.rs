@@ -60,6 +60,10 @@ pulp_core::db_tests! {
         let password = stdout.trim().strip_prefix("bob password: ").expect("printed password");
         assert!(users.verify("bob", password).await.expect("verify"));
         assert!(users.stored("bob").await.expect("read").expect("bob").is_superuser);
+        let output = run(t, &["set-user-password", "bob", "--password", "bob-Pass2"]);
+        assert!(output.status.success());
+        assert!(users.stored("bob").await.expect("read").expect("bob").is_superuser, "a new password keeps bob a superuser");
+        assert!(users.verify("bob", "bob-Pass2").await.expect("verify"));
         let empty = run(t, &["set-user-password", " ", "--random"]);
         assert!(!empty.status.success());
         assert!(String::from_utf8_lossy(&empty.stderr).contains("user name is empty"));
