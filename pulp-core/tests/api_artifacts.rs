@@ -17,6 +17,7 @@ struct Api {
     app: App,
     base: String,
     client: reqwest::Client,
+    _served: pulp_core::testing::ServedApi,
 }
 
 async fn start(t: &TestDatabase, tune: impl FnOnce(&mut Settings)) -> Api {
@@ -26,23 +27,12 @@ async fn start(t: &TestDatabase, tune: impl FnOnce(&mut Settings)) -> Api {
         .build_with(settings)
         .await
         .expect("build");
-    app.migrate().await.expect("migrate");
-    pulp_core::auth::Users::new(app.db())
-        .set_password("admin", "password", true)
-        .await
-        .expect("admin");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let router = pulp_core::api::api_router(app.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let served = pulp_core::testing::serve_api(&app).await;
     Api {
         app,
-        base: format!("http://{address}"),
+        base: served.base.clone(),
         client: reqwest::Client::new(),
+        _served: served,
     }
 }
 

@@ -16,7 +16,7 @@ struct Api {
     app: App,
     base: String,
     client: reqwest::Client,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _served: pulp_core::testing::ServedApi,
 }
 
 async fn api(t: &TestDatabase) -> Api {
@@ -27,28 +27,12 @@ async fn api(t: &TestDatabase) -> Api {
         .build_with(settings)
         .await
         .expect("build");
-    app.migrate().await.expect("migrate");
-    pulp_core::auth::Users::new(app.db())
-        .set_password("admin", "password", true)
-        .await
-        .expect("admin");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = pulp_core::api::api_router(app.clone());
-    tokio::spawn(async move {
-        let _ = pulp_core::api::serve(listener, router, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let served = pulp_core::testing::serve_api(&app).await;
     Api {
         app,
-        base,
+        base: served.base.clone(),
         client: reqwest::Client::new(),
-        _shutdown: tx,
+        _served: served,
     }
 }
 

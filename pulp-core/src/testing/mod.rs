@@ -6,7 +6,10 @@
 //! skipped with a message, except under CI (`CI=true`), where a missing or unreachable
 //! PostgreSQL fails the test.
 
+mod api;
 pub mod http;
+
+pub use api::{serve_api, ServedApi, ADMIN_PASSWORD};
 
 use std::str::FromStr;
 
