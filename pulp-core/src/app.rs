@@ -364,18 +364,16 @@ impl App {
     /// call them. A plugin's tests can assert that this is empty.
     pub fn operations_without_access_policy(&self) -> Vec<String> {
         let policies = self.access_policies();
-        let names = || policies.iter().map(|(n, _)| n.as_str());
-        let mut uncovered: Vec<String> = crate::api::api_routes(self)
+        let routes = crate::api::api_routes(self);
+        let actions = crate::api::auth::OperationActions::new(&routes, self);
+        let mut uncovered: Vec<String> = routes
             .operations()
-            .filter(|(_, id)| {
-                let Some((viewset, action)) = crate::access_policy::operation_action(id, names())
-                else {
-                    return true;
-                };
-                !policies
+            .filter(|((method, path), _)| match actions.get(method, path) {
+                None => true,
+                Some((viewset, action)) => !policies
                     .iter()
-                    .filter(|(name, _)| *name == viewset)
-                    .any(|(_, policy)| policy.names_action(&action))
+                    .filter(|(name, _)| name == viewset)
+                    .any(|(_, policy)| policy.names_action(action)),
             })
             .map(|(_, id)| id.clone())
             .collect();

@@ -15,7 +15,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, ApiRoutes, API_ROOT};
@@ -130,8 +129,13 @@ pub async fn require_user(State(app): State<App>, mut request: Request, next: Ne
         match authorize(&app, &method, operation, &requester).await {
             Ok(Authorized::Yes) => {}
             Ok(Authorized::EmptyList) => {
-                return Json(json!({"count": 0, "next": null, "previous": null, "results": []}))
-                    .into_response()
+                let empty: super::Page<serde_json::Value> = super::Page {
+                    count: 0,
+                    next: None,
+                    previous: None,
+                    results: Vec::new(),
+                };
+                return Json(empty).into_response();
             }
             Err(e) => return e.into_response(),
         }
