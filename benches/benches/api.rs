@@ -21,17 +21,13 @@ fn measuring() -> bool {
 
 const AUTH: &str = "Basic YWRtaW46cGFzc3dvcmQ="; // admin:password
 
-async fn serve(db: &TestDatabase, units: usize) -> (String, tokio::sync::oneshot::Sender<()>) {
+async fn serve(db: &TestDatabase, units: usize) -> pulp_core::testing::ServedApi {
     let app = App::builder(SettingsSources::defaults_only())
         .plugin(pulp_file::FilePlugin)
         .build_with(db.settings())
         .await
         .expect("build app");
     app.migrate().await.expect("migrate");
-    pulp_core::auth::Users::new(app.db())
-        .set_password("admin", "password", true)
-        .await
-        .expect("admin");
     let mut next = 0;
     while next < units {
         let end = (next + 10_000).min(units);
@@ -58,19 +54,7 @@ async fn serve(db: &TestDatabase, units: usize) -> (String, tokio::sync::oneshot
             }
         }
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = pulp_core::api::api_router(app);
-    tokio::spawn(async move {
-        let _ = pulp_core::api::serve(listener, router, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    (base, tx)
+    pulp_core::testing::serve_api(&app).await
 }
 
 async fn latencies(client: &reqwest::Client, url: &str, n: usize) -> (Duration, Duration) {
@@ -116,7 +100,8 @@ fn wrk(url: &str) -> Option<String> {
 
 async fn run(name: &str, db: TestDatabase, units: usize) {
     let seeding = Instant::now();
-    let (base, _stop) = serve(&db, units).await;
+    let served = serve(&db, units).await;
+    let base = served.base.clone();
     eprintln!("{name}: seeded {units} units in {:.1?}", seeding.elapsed());
     let client = reqwest::Client::new();
     let first = format!("{base}/pulp/api/v3/content/file/files/?limit=100");
@@ -146,7 +131,7 @@ async fn run(name: &str, db: TestDatabase, units: usize) {
             }
         }
     }
-    drop(_stop);
+    drop(served);
     db.cleanup().await;
 }
 

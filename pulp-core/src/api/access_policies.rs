@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use super::generic::page_ids;
 use super::list::{
-    in_id_order, ordering, parse_bool, reference_filters, text_filters, BadIds, Page, Paging,
-    QueryParams, SqlValue, SqlWhere,
+    core_object_reference, in_id_order, ordering, parse_bool, reference_filters, text_filters,
+    BadIds, Page, Paging, QueryParams, SqlValue, SqlWhere, TEXT_LOOKUPS,
 };
 use super::openapi::{
     field_params, list_params, reference_filter_params, FieldType, Operation, Param, RequestBody,
@@ -67,7 +67,7 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
         FieldType::Boolean,
         "Filter results where customized matches value",
     ));
-    for lookup in VIEWSET_LOOKUPS {
+    for lookup in TEXT_LOOKUPS {
         filters.push(Param::query(
             &format!("viewset_name{lookup}"),
             FieldType::String,
@@ -118,31 +118,13 @@ pub(crate) fn mount(routes: &mut ApiRoutes) {
     );
 }
 
-const VIEWSET_LOOKUPS: &[&str] = &[
-    "",
-    "__contains",
-    "__icontains",
-    "__iexact",
-    "__in",
-    "__startswith",
-];
-
 /// The href of policy `id`.
 fn policy_href(id: PulpId) -> String {
     format!("{API_ROOT}/access_policies/{id}/")
 }
 
 fn policy_reference(reference: &str) -> Option<PulpId> {
-    let raw = reference
-        .strip_prefix("prn:core.accesspolicy:")
-        .map(str::to_string)
-        .or_else(|| {
-            super::artifacts::url_path(reference)
-                .strip_prefix(&format!("{API_ROOT}/access_policies/"))
-                .and_then(|r| r.strip_suffix('/'))
-                .map(str::to_string)
-        })?;
-    uuid::Uuid::parse_str(&raw).ok().map(PulpId)
+    core_object_reference(reference, "accesspolicy", "access_policies")
 }
 
 fn response(policy: &StoredPolicy) -> Value {
@@ -182,7 +164,7 @@ async fn list(
         &query,
         "viewset_name",
         "m.viewset_name",
-        VIEWSET_LOOKUPS,
+        TEXT_LOOKUPS,
     );
     if let Some(raw_value) = query.get("customized") {
         let customized = parse_bool("customized", raw_value)?;

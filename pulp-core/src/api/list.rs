@@ -308,6 +308,22 @@ impl<T: Serialize> Page<T> {
     }
 }
 
+/// The id in a reference to one of core's objects at `/pulp/api/v3/<endpoint>/<id>/`: its
+/// href, absolute URL, or PRN `prn:core.<model>:<id>`.
+pub fn core_object_reference(
+    reference: &str,
+    model: &str,
+    endpoint: &str,
+) -> Option<crate::db::PulpId> {
+    let raw = match reference.strip_prefix(&format!("prn:core.{model}:")) {
+        Some(id) => id,
+        None => super::artifacts::url_path(reference)
+            .strip_prefix(&format!("{}/{endpoint}/", super::API_ROOT))?
+            .strip_suffix('/')?,
+    };
+    uuid::Uuid::parse_str(raw).ok().map(crate::db::PulpId)
+}
+
 /// `items` (read in any order) in the order of `ids` (a page's order); ids with no item are
 /// skipped.
 pub fn in_id_order<T>(
@@ -391,6 +407,17 @@ pub fn time_filters(
     }
     Ok(())
 }
+
+/// The lookups Pulp offers on a text field (`name`, `viewset_name`…): exact, `__contains`,
+/// `__icontains`, `__iexact`, `__in`, `__startswith`.
+pub const TEXT_LOOKUPS: &[&str] = &[
+    "",
+    "__contains",
+    "__icontains",
+    "__iexact",
+    "__in",
+    "__startswith",
+];
 
 /// Adds the Django-style lookups of a text column that appear in `lookups`, for the query
 /// parameter `field`: `""` (exact), `"__ne"`, `"__contains"`, `"__icontains"`, `"__iexact"`,

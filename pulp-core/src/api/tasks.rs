@@ -755,14 +755,7 @@ async fn list_workers(
         &query,
         "name",
         "name",
-        &[
-            "",
-            "__contains",
-            "__icontains",
-            "__iexact",
-            "__startswith",
-            "__in",
-        ],
+        crate::api::list::TEXT_LOOKUPS,
     );
     time_filters(&mut filter, &query, "last_heartbeat", "last_heartbeat")?;
     let order = ordering(

@@ -172,16 +172,7 @@ pub(crate) fn upload_href(id: PulpId) -> String {
 
 /// The id in an upload href, absolute URL or PRN.
 pub(crate) fn upload_reference(reference: &str) -> Option<PulpId> {
-    let raw = reference
-        .strip_prefix("prn:core.upload:")
-        .map(str::to_string)
-        .or_else(|| {
-            super::artifacts::url_path(reference)
-                .strip_prefix(&format!("{API_ROOT}/uploads/"))
-                .and_then(|r| r.strip_suffix('/'))
-                .map(str::to_string)
-        })?;
-    uuid::Uuid::parse_str(&raw).ok().map(PulpId)
+    crate::api::list::core_object_reference(reference, "upload", "uploads")
 }
 
 fn path_id(raw: &str) -> Result<PulpId, ApiError> {

@@ -282,23 +282,26 @@ pub async fn save_content_artifacts(
     let now = Utc::now();
     let mut out = Vec::with_capacity(links.len());
     let mut tx = db.begin_write().await?;
-    for chunk in links.chunks(rows_per_statement(6)) {
+    let width = CONTENT_ARTIFACT_COLUMNS.len();
+    for chunk in links.chunks(rows_per_statement(width)) {
         let sql = format!(
-            "INSERT INTO core_contentartifact (pulp_id, pulp_created, pulp_last_updated, content_id, artifact_id, relative_path) \
+            "INSERT INTO core_contentartifact ({}) \
              VALUES {} ON CONFLICT (content_id, relative_path) DO UPDATE SET \
              artifact_id = COALESCE(core_contentartifact.artifact_id, excluded.artifact_id) \
              RETURNING pulp_id, content_id, artifact_id, relative_path",
-            values_rows(1, chunk.len(), 6)
+            CONTENT_ARTIFACT_COLUMNS.join(", "),
+            values_rows(1, chunk.len(), width)
         );
         let binds = chunk.iter().flat_map(|(content, artifact, path)| {
-            [
-                SqlValue::Id(Some(PulpId::new())),
-                SqlValue::Time(Some(now)),
-                SqlValue::Time(Some(now)),
-                SqlValue::Id(Some(*content)),
-                SqlValue::Id(*artifact),
-                SqlValue::Text(Some(path.clone())),
-            ]
+            content_artifact_values(
+                &ContentArtifact {
+                    pulp_id: PulpId::new(),
+                    content_id: *content,
+                    artifact_id: *artifact,
+                    relative_path: path.clone(),
+                },
+                now,
+            )
         });
         let rows: Vec<(PulpId, PulpId, Option<PulpId>, String)> = on_tx!(&mut tx, conn => {
             bind_all!(db.backend(), sqlx::query_as, &sql, binds, |q| q.fetch_all(&mut *conn).await?)
@@ -340,14 +343,7 @@ pub async fn create_content_artifacts(
             .collect();
         let mut rows = CopyRows::new();
         for ca in &created {
-            rows.push([
-                SqlValue::Id(Some(ca.pulp_id)),
-                SqlValue::Time(Some(now)),
-                SqlValue::Time(Some(now)),
-                SqlValue::Id(Some(ca.content_id)),
-                SqlValue::Id(ca.artifact_id),
-                SqlValue::Text(Some(ca.relative_path.clone())),
-            ]);
+            rows.push(content_artifact_values(ca, now));
         }
         if copy_new_rows(
             db,
@@ -361,6 +357,8 @@ pub async fn create_content_artifacts(
     save_content_artifacts(db, links).await
 }
 
+/// The columns of a new `core_contentartifact` row, in the order of
+/// [`content_artifact_values`].
 const CONTENT_ARTIFACT_COLUMNS: &[&str] = &[
     "pulp_id",
     "pulp_created",
@@ -369,6 +367,18 @@ const CONTENT_ARTIFACT_COLUMNS: &[&str] = &[
     "artifact_id",
     "relative_path",
 ];
+
+/// The values of a new `core_contentartifact` row for `ca`, created `now`.
+fn content_artifact_values(ca: &ContentArtifact, now: DateTime<Utc>) -> [SqlValue; 6] {
+    [
+        SqlValue::Id(Some(ca.pulp_id)),
+        SqlValue::Time(Some(now)),
+        SqlValue::Time(Some(now)),
+        SqlValue::Id(Some(ca.content_id)),
+        SqlValue::Id(ca.artifact_id),
+        SqlValue::Text(Some(ca.relative_path.clone())),
+    ]
+}
 
 fn validate_link_paths(links: &[(PulpId, Option<PulpId>, String)]) -> Result<(), ModelError> {
     let mut errors = ValidationErrors::new();
@@ -432,7 +442,8 @@ pub async fn save_remote_artifacts(
     items: &[RemoteArtifact],
 ) -> Result<(), ModelError> {
     let now = Utc::now();
-    let width = 7 + DIGEST_COLUMNS.len();
+    let columns = remote_artifact_columns();
+    let width = columns.len();
     let mut tx = db.begin_write().await?;
     for chunk in items.chunks(rows_per_statement(width)) {
         let updates = std::iter::once("url".to_string())
@@ -442,9 +453,9 @@ pub async fn save_remote_artifacts(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO core_remoteartifact (pulp_id, pulp_created, pulp_last_updated, content_artifact_id, remote_id, url, size, {}) \
+            "INSERT INTO core_remoteartifact ({}) \
              VALUES {} ON CONFLICT (content_artifact_id, remote_id) DO UPDATE SET {updates}",
-            digest_names(),
+            columns.join(", "),
             values_rows(1, chunk.len(), width)
         );
         let binds = chunk.iter().flat_map(|ra| remote_artifact_values(ra, now));
@@ -467,16 +478,7 @@ pub async fn create_remote_artifacts(
         for ra in items {
             rows.push(remote_artifact_values(ra, now));
         }
-        let mut columns = vec![
-            "pulp_id",
-            "pulp_created",
-            "pulp_last_updated",
-            "content_artifact_id",
-            "remote_id",
-            "url",
-            "size",
-        ];
-        columns.extend(DIGEST_COLUMNS.iter().map(|k| k.as_str()));
+        let columns = remote_artifact_columns();
         if copy_new_rows(db, vec![("core_remoteartifact", &columns, rows)]).await? {
             return Ok(());
         }
@@ -484,7 +486,23 @@ pub async fn create_remote_artifacts(
     save_remote_artifacts(db, items).await
 }
 
-/// The values of a new `core_remoteartifact` row, in the column order of its inserts.
+/// The columns of a new `core_remoteartifact` row, in the order of [`remote_artifact_values`].
+fn remote_artifact_columns() -> Vec<&'static str> {
+    [
+        "pulp_id",
+        "pulp_created",
+        "pulp_last_updated",
+        "content_artifact_id",
+        "remote_id",
+        "url",
+        "size",
+    ]
+    .into_iter()
+    .chain(DIGEST_COLUMNS.iter().map(|k| k.as_str()))
+    .collect()
+}
+
+/// The values of a new `core_remoteartifact` row, in the order of [`remote_artifact_columns`].
 fn remote_artifact_values(ra: &RemoteArtifact, now: DateTime<Utc>) -> Vec<SqlValue> {
     [
         SqlValue::Id(Some(PulpId::new())),

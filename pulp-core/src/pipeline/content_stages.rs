@@ -145,23 +145,17 @@ async fn save_batch<T: ContentDetail>(
             if *created { &mut new_links } else { &mut links }.push(link);
         }
     }
-    let mut saved: HashMap<(PulpId, String), PulpId> = HashMap::new();
+    let mut stored = Vec::new();
     if !new_links.is_empty() {
-        saved.extend(
-            create_content_artifacts(&db, &new_links)
-                .await?
-                .into_iter()
-                .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id)),
-        );
+        stored.extend(create_content_artifacts(&db, &new_links).await?);
     }
     if !links.is_empty() {
-        saved.extend(
-            save_content_artifacts(&db, &links)
-                .await?
-                .into_iter()
-                .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id)),
-        );
+        stored.extend(save_content_artifacts(&db, &links).await?);
     }
+    let saved: HashMap<(PulpId, String), PulpId> = stored
+        .into_iter()
+        .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id))
+        .collect();
     for (dc, created) in batch.iter_mut().zip(created) {
         let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
             continue;

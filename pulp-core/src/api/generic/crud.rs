@@ -248,14 +248,7 @@ pub fn common_filters(
             query,
             "name",
             "m.name",
-            &[
-                "",
-                "__contains",
-                "__icontains",
-                "__iexact",
-                "__in",
-                "__startswith",
-            ],
+            crate::api::list::TEXT_LOOKUPS,
         );
         if let Some(v) = query.get("name__istartswith") {
             filter.add(
