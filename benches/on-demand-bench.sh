@@ -16,15 +16,8 @@ BIN=target/release/pulp-server
 WORK=$(mktemp -d /tmp/pulp-on-demand-bench.XXXXXX)
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-small-$N}
 PORT=${NGINX_PORT:-8881}
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" stop "$FIXTURE" "$PORT" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -f "$FIXTURE/PULP_MANIFEST" ] || python3 "$SHARED/make-file-fixture.py" "$FIXTURE" "$N" --min 1024 --max 16384
-RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" start "$FIXTURE" "$PORT" >/dev/null
+. benches/lib/fixture.sh
+serve_fixture "$FIXTURE" "$PORT" "$N" --min 1024 --max 16384
 env ${PULP_BENCH_DATABASE_URL:+PULP_DATABASE_URL=$PULP_BENCH_DATABASE_URL} PULP_DATA_DIR="$WORK/data" \
     PULP_ADMIN_PASSWORD=password PULP_API_BIND=127.0.0.1:24917 PULP_CONTENT_BIND=127.0.0.1:24916 \
     RUST_LOG=warn "$BIN" serve >"$WORK/server.log" 2>&1 &

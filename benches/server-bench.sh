@@ -24,17 +24,8 @@ WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-server-bench.XXXXXX")
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
 NGINX_PORT=${NGINX_PORT:-8880}
 API_PORT=24917; CONTENT_PORT=24916
-SERVER_PID=""
-
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" stop "$FIXTURE" "$NGINX_PORT" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-[ -f "$FIXTURE/PULP_MANIFEST" ] || python3 "$SHARED/make-file-fixture.py" "$FIXTURE" "$N"
-RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" start "$FIXTURE" "$NGINX_PORT" >/dev/null
+. benches/lib/fixture.sh
+serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
 
 start_server() { # $1 = database url ('' for SQLite in the data dir)

@@ -32,12 +32,20 @@ pub struct FilePlugin;
 pub const DEFAULT_MANIFEST: &str = "PULP_MANIFEST";
 
 /// The plugin's migrations (app `file`).
-pub const MIGRATIONS: [Migration; 1] = [Migration {
-    app: "file",
-    name: "0001_initial",
-    sqlite: include_str!("migrations/file_0001_initial.sqlite.sql"),
-    postgres: include_str!("migrations/file_0001_initial.postgres.sql"),
-}];
+pub const MIGRATIONS: [Migration; 2] = [
+    Migration {
+        app: "file",
+        name: "0001_initial",
+        sqlite: include_str!("migrations/file_0001_initial.sqlite.sql"),
+        postgres: include_str!("migrations/file_0001_initial.postgres.sql"),
+    },
+    Migration {
+        app: "file",
+        name: "0002_set_based_keys",
+        sqlite: include_str!("migrations/file_0002_set_based_keys.sqlite.sql"),
+        postgres: include_str!("migrations/file_0002_set_based_keys.postgres.sql"),
+    },
+];
 
 impl Plugin for FilePlugin {
     fn register(&self, r: &mut Registry) {

@@ -81,5 +81,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0008_access_policies.sqlite.sql"),
             postgres: include_str!("migrations/core_0008_access_policies.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0009_set_based_keys",
+            sqlite: include_str!("migrations/core_0009_set_based_keys.sqlite.sql"),
+            postgres: include_str!("migrations/core_0009_set_based_keys.postgres.sql"),
+        },
     ]
 }
