@@ -291,6 +291,12 @@ pulp_core::db_tests! {
         assert_eq!(api.count("/pulp/api/v3/artifacts/").await, 2);
         assert!(!store.contains(&sha256(&orphan)).await.expect("contains"));
         assert_eq!(api.send(api.client.get(api.url(&lonely_artifact))).await.0, StatusCode::OK);
+        // Its detail row went with it (a stale one would hold the natural key): the same file
+        // uploads again, as a new unit.
+        let (status, again) = api.post_form(&format!("{FILES}upload/"), &[("relative_path", "orphan")], Some(&orphan)).await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_ne!(again["pulp_href"], orphan_unit["pulp_href"]);
+        assert_eq!(api.count(FILES).await, 2);
 
         // Without protection: the lonely artifact goes, the content in a version stays.
         let (_, body) = api.post_json("/pulp/api/v3/orphans/cleanup/", json!({"orphan_protection_time": 0})).await;
