@@ -18,6 +18,7 @@ use super::openapi::{
     field_params, list_params, reference_filter_params, FieldType, Operation, Param, RequestBody,
     Response as Doc,
 };
+use super::request::path_id;
 use super::timestamp::format as ts;
 use super::{base_url, parse_json, select_fields, ApiError, ApiRoutes, API_ROOT};
 use crate::access_policy::{self, parse_statements, PolicyDocuments, StoredPolicy};
@@ -143,10 +144,7 @@ fn response(policy: &StoredPolicy) -> Value {
 }
 
 async fn existing(app: &App, raw: &str) -> Result<StoredPolicy, ApiError> {
-    let id = uuid::Uuid::parse_str(raw)
-        .map(PulpId)
-        .map_err(|_| ApiError::NotFound)?;
-    access_policy::get(app.db(), id)
+    access_policy::get(app.db(), path_id(raw)?)
         .await?
         .ok_or(ApiError::NotFound)
 }

@@ -20,6 +20,7 @@ use super::openapi::{
     field_params, list_params, Field, FieldType, Operation, Param, RequestBody, Response as Doc,
     Schema,
 };
+use super::request::path_id;
 use super::{base_url, select_fields, ApiError, ApiRoutes, API_ROOT};
 use crate::app::App;
 use crate::db::PulpId;
@@ -140,12 +141,6 @@ const ORDERING: &[(&str, &str)] = &[
     ("sha384", "m.sha384"),
     ("sha512", "m.sha512"),
 ];
-
-fn path_id(raw: &str) -> Result<PulpId, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(PulpId)
-        .map_err(|_| ApiError::NotFound)
-}
 
 /// The path of an href or absolute URL (`http://host/pulp/…` → `/pulp/…`).
 pub(crate) fn url_path(reference: &str) -> &str {

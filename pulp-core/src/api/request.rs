@@ -4,6 +4,7 @@ use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
+use crate::db::PulpId;
 
 /// Deserializes a JSON body; problems become Pulp's 400 answers: an unknown field or a
 /// missing one is a field error naming it, other type errors name the field when serde can.
@@ -66,4 +67,12 @@ pub fn base_url(headers: &HeaderMap) -> String {
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
     format!("{scheme}://{host}")
+}
+
+/// The id in a request path (`/…/{id}/`): an object that cannot exist when it is not a UUID,
+/// so 404.
+pub(crate) fn path_id(raw: &str) -> Result<PulpId, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(PulpId)
+        .map_err(|_| ApiError::NotFound)
 }

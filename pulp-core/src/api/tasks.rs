@@ -14,6 +14,7 @@ use super::list::{
     id_from_reference, ordering, parse_bool, text_filters, time_filters, Page, Paging, QueryParams,
     SqlValue, SqlWhere,
 };
+use super::request::path_id;
 use super::timestamp::format as ts;
 use super::{base_url, select_fields, ApiError, API_ROOT};
 use crate::app::App;
@@ -202,12 +203,6 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Internal(e.to_string())
     }
-}
-
-fn path_id(raw: &str) -> Result<PulpId, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(PulpId)
-        .map_err(|_| ApiError::NotFound)
 }
 
 fn task_href(id: PulpId) -> String {

@@ -21,6 +21,7 @@ use super::multipart::{
 use super::openapi::{
     field_params, list_params, FieldType, Operation, Param, ParamIn, RequestBody, Response as Doc,
 };
+use super::request::path_id;
 use super::timestamp::format as ts;
 use super::{base_url, parse_json, select_fields, ApiError, ApiRoutes, API_ROOT};
 use crate::app::App;
@@ -173,12 +174,6 @@ pub(crate) fn upload_href(id: PulpId) -> String {
 /// The id in an upload href, absolute URL or PRN.
 pub(crate) fn upload_reference(reference: &str) -> Option<PulpId> {
     crate::api::list::core_object_reference(reference, "upload", "uploads")
-}
-
-fn path_id(raw: &str) -> Result<PulpId, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(PulpId)
-        .map_err(|_| ApiError::NotFound)
 }
 
 fn response(upload: &Upload) -> Value {

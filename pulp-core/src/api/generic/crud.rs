@@ -15,6 +15,7 @@ use super::render::render;
 use crate::api::list::{
     ordering, text_filters, time_filters, Page, Paging, QueryParams, SqlValue, SqlWhere,
 };
+use crate::api::request::path_id;
 use crate::api::{base_url, parse_json, select_fields, ApiError, API_ROOT};
 use crate::app::App;
 use crate::db::PulpId;
@@ -143,12 +144,6 @@ pub fn task_response(task: &Task) -> Response {
         Json(json!({ "task": format!("{API_ROOT}/tasks/{}/", task.pulp_id) })),
     )
         .into_response()
-}
-
-fn path_id(raw: &str) -> Result<PulpId, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(PulpId)
-        .map_err(|_| ApiError::NotFound)
 }
 
 /// The id in a path, if an object of type `T` has it.
