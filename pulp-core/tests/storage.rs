@@ -1,12 +1,14 @@
 //! Artifact storage: verification, atomicity, concurrency, checksum policy, temporary files.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{stream, StreamExt};
 use pulp_core::storage::{
-    AllowedChecksums, ArtifactStorage, ChecksumType, ExpectedArtifact, StorageError,
+    AllowedChecksums, ArtifactStorage, ChecksumType, ExpectedArtifact, NewFileLog, NewFiles,
+    StorageError,
 };
 use pulp_core::testing::scratch_dir;
 use sha2::Digest;
@@ -231,22 +233,100 @@ async fn a_source_that_fails_half_way_leaves_no_artifact() {
 
 #[tokio::test]
 async fn a_write_interrupted_half_way_leaves_no_artifact() {
+    // A small first chunk (gathered in memory) and a big one (streamed to the writer).
+    for first_chunk in [1024, 1024 * 1024] {
+        let dir = scratch_dir();
+        let storage = local(dir.path());
+        // One chunk, then a source that never ends: the write is abandoned by a timeout, as
+        // a canceled task abandons it.
+        let source = stream::iter(vec![Ok(data(first_chunk, 5))]).chain(stream::pending());
+        let anything = ExpectedArtifact::any();
+        let write = storage.ingest_stream(Box::pin(source), &anything);
+        assert!(tokio::time::timeout(Duration::from_millis(300), write)
+            .await
+            .is_err());
+        assert_staging_empties(&storage).await;
+        assert!(
+            files_under(dir.path()).is_empty(),
+            "first chunk of {first_chunk} bytes: {:?}",
+            files_under(dir.path())
+        );
+    }
+}
+
+/// A log like a sync's: records the new files, refuses every file once closed.
+#[derive(Default)]
+struct Log(Mutex<(Vec<String>, bool)>);
+
+impl NewFileLog for Log {
+    fn place(
+        &self,
+        sha256: &str,
+        place: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        let mut log = self.0.lock().expect("log");
+        if log.1 {
+            return Err(StorageError::NotWanted("closed".into()));
+        }
+        let new = place()?;
+        if new {
+            log.0.push(sha256.to_string());
+        }
+        Ok(new)
+    }
+}
+
+#[tokio::test]
+async fn new_files_are_logged_once_and_a_closed_log_places_nothing() {
     let dir = scratch_dir();
     let storage = local(dir.path());
-    // One chunk, then a source that never ends: the write is abandoned by a timeout, as a
-    // canceled task abandons it.
-    let source = stream::iter(vec![Ok(data(1024 * 1024, 5))]).chain(stream::pending());
-    let anything = ExpectedArtifact::any();
-    let write = storage.ingest_stream(Box::pin(source), &anything);
-    assert!(tokio::time::timeout(Duration::from_millis(300), write)
-        .await
-        .is_err());
-    assert_staging_empties(&storage).await;
-    assert!(
-        files_under(dir.path()).is_empty(),
-        "{:?}",
-        files_under(dir.path())
-    );
+    // Small bodies take the in-memory path, big ones the streamed one.
+    for (len, chunks) in [(3_000usize, 3usize), (600 * 1024, 6)] {
+        let payload = data(len, 9);
+        let log = Arc::new(Log::default());
+        let logged = || -> Option<NewFiles> { Some(log.clone()) };
+        let pieces = |payload: &Bytes| {
+            let step = payload.len().div_ceil(chunks);
+            stream::iter(
+                payload
+                    .chunks(step)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let first = storage
+            .ingest_stream_logged(pieces(&payload), &ExpectedArtifact::any(), logged())
+            .await
+            .expect("first write");
+        assert!(first.created);
+        assert_eq!(log.0.lock().expect("log").0, vec![sha256(&payload)]);
+        // The same bytes again: stored already, so not logged.
+        let second = storage
+            .ingest_stream_logged(pieces(&payload), &ExpectedArtifact::any(), logged())
+            .await
+            .expect("second write");
+        assert!(!second.created);
+        assert_eq!(log.0.lock().expect("log").0.len(), 1, "{len} bytes");
+        // A refused write places nothing and logs nothing.
+        let wrong = ExpectedArtifact::any().with_size(len as u64 + 1);
+        let refused = storage
+            .ingest_stream_logged(pieces(&data(len, 10)), &wrong, logged())
+            .await;
+        assert!(matches!(refused, Err(StorageError::SizeMismatch { .. })));
+        assert_eq!(log.0.lock().expect("log").0.len(), 1, "{len} bytes");
+        // Closed: new bytes are refused, and neither an artifact nor a staging file is left.
+        log.0.lock().expect("log").1 = true;
+        let other = data(len, 11);
+        let closed = storage
+            .ingest_stream_logged(pieces(&other), &ExpectedArtifact::any(), logged())
+            .await;
+        assert!(
+            matches!(closed, Err(StorageError::NotWanted(_))),
+            "{closed:?}"
+        );
+        assert!(!storage.contains(&sha256(&other)).await.expect("contains"));
+        assert_staging_empties(&storage).await;
+    }
 }
 
 #[tokio::test]

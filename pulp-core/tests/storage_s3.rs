@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use pulp_core::storage::{
-    AllowedChecksums, ArtifactStorage, ChecksumType, ExpectedArtifact, StorageError,
+    AllowedChecksums, ArtifactStorage, ChecksumType, ExpectedArtifact, NewFileLog, StorageError,
 };
 use pulp_core::testing::scratch_dir;
 use sha2::Digest;
@@ -176,4 +176,57 @@ fn storage_bucket(storage: &ArtifactStorage) -> String {
         .trim_start_matches("AmazonS3(")
         .trim_end_matches(')')
         .to_string()
+}
+
+/// Records, for each new object, whether it was already in the bucket when logged.
+struct Log {
+    storage: ArtifactStorage,
+    logged: std::sync::Mutex<Vec<(String, bool)>>,
+}
+
+impl NewFileLog for Log {
+    fn place(
+        &self,
+        sha256: &str,
+        place: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        let there = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(self.storage.contains(sha256))
+                .unwrap_or(true)
+        });
+        let new = place()?;
+        self.logged
+            .lock()
+            .expect("log")
+            .push((sha256.to_string(), there));
+        Ok(new)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_object_is_logged_before_it_is_uploaded_and_only_then() {
+    let Some(endpoint) = endpoint() else { return };
+    let work = scratch_dir();
+    let storage = s3_storage(&endpoint, work.path()).await;
+    let payload = data(5_000, 3);
+    let log = std::sync::Arc::new(Log {
+        storage: storage.clone(),
+        logged: Default::default(),
+    });
+    let stream = || futures::stream::iter([Ok(payload.clone())]);
+    let first = storage
+        .ingest_stream_logged(stream(), &ExpectedArtifact::any(), Some(log.clone()))
+        .await
+        .expect("first write");
+    assert!(first.created);
+    let sum = hex::encode(sha2::Sha256::digest(&payload));
+    assert_eq!(*log.logged.lock().expect("log"), vec![(sum.clone(), false)]);
+    assert!(storage.contains(&sum).await.expect("head"));
+    let second = storage
+        .ingest_stream_logged(stream(), &ExpectedArtifact::any(), Some(log.clone()))
+        .await
+        .expect("second write");
+    assert!(!second.created);
+    assert_eq!(log.logged.lock().expect("log").len(), 1);
 }

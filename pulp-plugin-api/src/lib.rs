@@ -94,8 +94,8 @@ pub use pulp_core::plugin::{
 };
 pub use pulp_core::settings::{SettingError, Settings, SettingsSources};
 pub use pulp_core::storage::{
-    AllowedChecksums, ArtifactStorage, ChecksumType, Digests, ExpectedArtifact, StorageError,
-    StoredArtifact, TemporaryFile,
+    AllowedChecksums, ArtifactStorage, ChecksumType, Digester, Digests, ExpectedArtifact,
+    StorageError, StoredArtifact, TemporaryFile,
 };
 pub use pulp_core::{on_pool, on_tx};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::{DownloadError, Downloader};
-use crate::storage::{ArtifactStorage, ExpectedArtifact, StorageError, StoredArtifact};
+use crate::storage::{ArtifactStorage, ExpectedArtifact, NewFiles, StorageError, StoredArtifact};
 
 /// The download error carried by a stream error, or a connection error naming `url`.
 fn unwrap_source(url: &str, e: std::io::Error) -> DownloadError {
@@ -62,6 +62,19 @@ impl Downloader {
         expected: &ExpectedArtifact,
         storage: &ArtifactStorage,
     ) -> Result<StoredArtifact, DownloadError> {
+        self.fetch_artifact_logged(url, expected, storage, None)
+            .await
+    }
+
+    /// [`Downloader::fetch_artifact`], placing the file through `new_files` (see
+    /// [`ArtifactStorage::ingest_stream_logged`]).
+    pub async fn fetch_artifact_logged(
+        &self,
+        url: &str,
+        expected: &ExpectedArtifact,
+        storage: &ArtifactStorage,
+        new_files: Option<NewFiles>,
+    ) -> Result<StoredArtifact, DownloadError> {
         let mut delay = Duration::from_millis(200);
         let mut tries = 0;
         loop {
@@ -80,7 +93,7 @@ impl Downloader {
                     .into_stream()
                     .map(|item| item.map_err(std::io::Error::other));
                 storage
-                    .ingest_stream(stream, expected)
+                    .ingest_stream_logged(stream, expected, new_files.clone())
                     .await
                     .map_err(|e| from_storage(url, e))
             };

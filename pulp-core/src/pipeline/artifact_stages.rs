@@ -1,16 +1,19 @@
 //! The artifact stages: [`QueryExistingArtifacts`], [`ArtifactDownloader`], [`ArtifactSaver`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
 
+use super::context::CreatedFiles;
 use super::{
     for_each_batch, DeclarativeContent, PipelineError, Progress, Stage, StageInput, StageOutput,
     SyncContext, BATCH_SIZE,
 };
 use crate::download::DEFAULT_DOWNLOAD_CONCURRENCY;
 use crate::models::{find_artifacts, save_artifacts, ContentDetail};
+use crate::storage::NewFiles;
 
 /// Finds artifacts already stored (by expected sha256), one query per batch, so that they
 /// are not downloaded again.
@@ -106,24 +109,12 @@ async fn download_all<T: ContentDetail>(
         }
         let downloader = ctx.downloader(da.remote_id)?;
         let storage = ctx.app().storage();
-        // Recorded before the file is stored: if the sync is stopped while storing, the
-        // cleanup still knows the file may be new.
-        let expected_sha = da.sha256().map(str::to_ascii_lowercase);
-        if let Some(sha) = &expected_sha {
-            if !storage.contains(sha).await.unwrap_or(true) {
-                if let Ok(mut created) = ctx.created.lock() {
-                    created.files.push(sha.clone());
-                }
-            }
-        }
+        // The file is placed and recorded together (even if this future is dropped while it
+        // is written), and not placed once a failed sync has started undoing its work.
+        let new_files: NewFiles = Arc::new(CreatedFiles(ctx.created.clone()));
         let stored = downloader
-            .fetch_artifact(&da.url, &da.expected, storage)
+            .fetch_artifact_logged(&da.url, &da.expected, storage, Some(new_files))
             .await?;
-        if stored.created && expected_sha.is_none() {
-            if let Ok(mut created) = ctx.created.lock() {
-                created.files.push(stored.sha256.clone());
-            }
-        }
         da.stored = Some(stored);
         count += 1;
     }

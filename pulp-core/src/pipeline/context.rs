@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use crate::app::App;
 use crate::db::PulpId;
 use crate::download::Downloader;
+use crate::storage::{NewFileLog, StorageError};
 use crate::tasking::{ProgressReporter, TaskContext};
 
 use super::PipelineError;
@@ -19,6 +20,45 @@ pub(crate) struct Created {
     pub(crate) files: Vec<String>,
     /// `core_artifact` rows inserted.
     pub(crate) rows: Vec<PulpId>,
+    /// Set when the failed sync undoes its work: no file is placed any more.
+    closed: bool,
+}
+
+impl Created {
+    /// What was recorded; from now on no file is placed (a download that was still being
+    /// written when the sync failed is dropped, not left behind).
+    pub(crate) fn close(&mut self) -> Created {
+        let taken = std::mem::take(self);
+        self.closed = true;
+        taken
+    }
+}
+
+/// The files a sync placed, as the storage's [`NewFileLog`]: a file is placed and recorded
+/// under the same lock, so once [`Created::close`] has run, every placed file is in what it
+/// returned and no other file is placed.
+#[derive(Debug, Clone)]
+pub(crate) struct CreatedFiles(pub(crate) Arc<Mutex<Created>>);
+
+impl NewFileLog for CreatedFiles {
+    fn place(
+        &self,
+        sha256: &str,
+        place: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        let mut created = self
+            .0
+            .lock()
+            .map_err(|_| StorageError::NotWanted("the sync's record of new files failed".into()))?;
+        if created.closed {
+            return Err(StorageError::NotWanted("the sync has stopped".into()));
+        }
+        let new = place()?;
+        if new {
+            created.files.push(sha256.to_string());
+        }
+        Ok(new)
+    }
 }
 
 /// The app, the working directory, the task (for progress reports) and the downloaders of

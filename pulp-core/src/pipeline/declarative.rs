@@ -155,7 +155,7 @@ async fn associate(
 /// Removes what a failed sync added to artifact storage and `core_artifact`.
 async fn undo_artifacts(ctx: &SyncContext) {
     let created = match ctx.created.lock() {
-        Ok(mut c) => std::mem::take(&mut *c),
+        Ok(mut c) => c.close(),
         Err(_) => return,
     };
     if let Err(e) = forget_artifacts(ctx.app().db(), &created.rows).await {

@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use sha2::digest::DynDigest;
-
+use super::digester::Digester;
 use super::StorageError;
 
 /// A checksum algorithm Pulp knows.
@@ -69,15 +68,8 @@ impl ChecksumType {
         }
     }
 
-    pub(crate) fn hasher(self) -> Box<dyn DynDigest + Send> {
-        match self {
-            ChecksumType::Md5 => Box::new(md5::Md5::default()),
-            ChecksumType::Sha1 => Box::new(sha1::Sha1::default()),
-            ChecksumType::Sha224 => Box::new(sha2::Sha224::default()),
-            ChecksumType::Sha256 => Box::new(sha2::Sha256::default()),
-            ChecksumType::Sha384 => Box::new(sha2::Sha384::default()),
-            ChecksumType::Sha512 => Box::new(sha2::Sha512::default()),
-        }
+    pub(crate) fn hasher(self) -> Digester {
+        Digester::new(self)
     }
 }
 
@@ -156,7 +148,7 @@ impl AllowedChecksums {
     }
 
     /// A hasher of one algorithm, refused when it is not allowed (Pulp's `pulp_hashlib.new`).
-    pub fn new_hasher(&self, name: &str) -> Result<Box<dyn DynDigest + Send>, StorageError> {
+    pub fn new_hasher(&self, name: &str) -> Result<Digester, StorageError> {
         let kind = name
             .parse::<ChecksumType>()
             .map_err(|e| StorageError::UnknownChecksum(e.0))?;

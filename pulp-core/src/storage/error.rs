@@ -66,6 +66,10 @@ pub enum StorageError {
     /// The object store failed.
     #[error("object storage: {0}")]
     ObjectStore(#[from] object_store::Error),
+    /// The caller's [`NewFileLog`](super::NewFileLog) refused the file (a failed sync that
+    /// is undoing its work): nothing was stored.
+    #[error("not stored: {0}")]
+    NotWanted(String),
     /// The storage settings cannot be used.
     #[error("storage configuration: {0}")]
     Config(String),

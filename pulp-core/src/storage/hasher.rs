@@ -1,8 +1,7 @@
 //! Computing several digests of one stream in one pass, spread over two threads for big chunks.
 
-use sha2::digest::DynDigest;
-
 use super::checksum::{ChecksumType, Digests};
+use super::digester::Digester;
 
 /// Chunks at least this large are hashed on two threads at once.
 const PARALLEL_CHUNK: usize = 256 * 1024;
@@ -10,9 +9,9 @@ const PARALLEL_CHUNK: usize = 256 * 1024;
 /// Feeds each chunk to every allowed digest; [`MultiHasher::finish`] gives the hex digests.
 pub struct MultiHasher {
     /// Digests run on the calling thread.
-    local: Vec<(ChecksumType, Box<dyn DynDigest + Send>)>,
+    local: Vec<(ChecksumType, Digester)>,
     /// Digests run on a helper thread for big chunks (on the calling thread for small ones).
-    helper: Vec<(ChecksumType, Box<dyn DynDigest + Send>)>,
+    helper: Vec<(ChecksumType, Digester)>,
     size: u64,
 }
 
@@ -78,12 +77,12 @@ impl MultiHasher {
         self.local
             .into_iter()
             .chain(self.helper)
-            .map(|(kind, hasher)| (kind, hex::encode(hasher.finalize())))
+            .map(|(kind, hasher)| (kind, hasher.finish_hex()))
             .collect()
     }
 }
 
-fn feed(hashers: &mut [(ChecksumType, Box<dyn DynDigest + Send>)], data: &[u8]) {
+fn feed(hashers: &mut [(ChecksumType, Digester)], data: &[u8]) {
     for (_, hasher) in hashers.iter_mut() {
         hasher.update(data);
     }

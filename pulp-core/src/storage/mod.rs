@@ -6,6 +6,7 @@
 //! a partial artifact; two writers of the same bytes end with one artifact and no error.
 
 mod checksum;
+mod digester;
 mod error;
 mod hasher;
 mod staging;
@@ -13,7 +14,11 @@ mod store;
 mod temporary;
 
 pub use checksum::{AllowedChecksums, ChecksumType, Digests, UnknownChecksum};
+pub use digester::Digester;
 pub use error::StorageError;
 pub use hasher::MultiHasher;
-pub use store::{ArtifactStorage, ExpectedArtifact, ReceivedFile, StorageUsage, StoredArtifact};
+pub use store::{
+    ArtifactStorage, ExpectedArtifact, NewFileLog, NewFiles, ReceivedFile, StorageUsage,
+    StoredArtifact,
+};
 pub use temporary::TemporaryFile;

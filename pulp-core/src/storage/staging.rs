@@ -2,7 +2,9 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -13,6 +15,9 @@ use super::{ChecksumType, Digests, MultiHasher, StorageError};
 
 /// Work is handed to the hasher in pieces of about this size.
 const BLOCK: usize = 1024 * 1024;
+
+/// Bodies up to this size are gathered in memory and staged in one blocking call.
+const SMALL_BODY: u64 = 256 * 1024;
 
 /// A fully written, hashed and verified staging file (deleted when dropped).
 pub(crate) struct Staged {
@@ -59,17 +64,7 @@ struct StagingWriter {
 
 impl StagingWriter {
     fn new(plan: StagingPlan) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(&plan.dir).map_err(StorageError::io(format!(
-            "creating staging directory {}",
-            plan.dir.display()
-        )))?;
-        let file = tempfile::Builder::new()
-            .prefix("staging-")
-            .tempfile_in(&plan.dir)
-            .map_err(StorageError::io(format!(
-                "creating a staging file in {}",
-                plan.dir.display()
-            )))?;
+        let file = create_staging_file(&plan.dir)?;
         Ok(Self {
             file,
             hasher: MultiHasher::new(&plan.types),
@@ -122,42 +117,136 @@ impl StagingWriter {
 }
 
 /// Stages everything `stream` yields.
-pub(crate) async fn stage_stream<S>(
-    plan: StagingPlan,
-    mut stream: S,
-) -> Result<Staged, StorageError>
+///
+/// A small body (up to [`SMALL_BODY`]) is gathered on the async side and written and hashed
+/// in one blocking call; a bigger one streams to a blocking writer chunk by chunk. Most
+/// artifacts of a sync are small, and the hand-over of every network chunk to another
+/// thread cost more than the writing.
+pub(crate) async fn stage_stream<S>(plan: StagingPlan, stream: S) -> Result<Staged, StorageError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
 {
+    stage_stream_then(plan, stream, Ok).await
+}
+
+/// Stages everything `stream` yields, then runs `then` on the staged file on the same
+/// blocking thread (committing a local artifact there saves a second hand-over per file).
+pub(crate) async fn stage_stream_then<S, F, R>(
+    plan: StagingPlan,
+    mut stream: S,
+    then: F,
+) -> Result<R, StorageError>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
+    F: FnOnce(Staged) -> Result<R, StorageError> + Send + 'static,
+    R: Send + 'static,
+{
+    let mut gathered: Vec<Bytes> = Vec::new();
+    let mut gathered_size = 0u64;
+    loop {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                gathered_size += chunk.len() as u64;
+                plan.check_size(gathered_size)?;
+                gathered.push(chunk);
+                if gathered_size > SMALL_BODY {
+                    return stage_streaming(plan, gathered, stream, then).await;
+                }
+            }
+            Some(Err(e)) => return Err(StorageError::Source(e)),
+            None => break,
+        }
+    }
+    join(tokio::task::spawn_blocking(move || {
+        let mut writer = StagingWriter::new(plan)?;
+        match gathered.as_slice() {
+            [] => {}
+            [only] => writer.flush_block(only)?,
+            chunks => writer.flush_block(&chunks.concat())?,
+        }
+        then(writer.finish()?)
+    }))
+    .await
+}
+
+/// Stages `first` and then the rest of `stream` through a blocking writer.
+async fn stage_streaming<S, F, R>(
+    plan: StagingPlan,
+    first: Vec<Bytes>,
+    mut stream: S,
+    then: F,
+) -> Result<R, StorageError>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
+    F: FnOnce(Staged) -> Result<R, StorageError> + Send + 'static,
+    R: Send + 'static,
+{
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+    // Set only when the source ended normally: a channel that closes without it means the
+    // source failed or the caller stopped waiting, and then nothing is finished (the staging
+    // file is dropped, so deleted).
+    let source_ended = Arc::new(AtomicBool::new(false));
+    let writer_source_ended = source_ended.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let mut writer = StagingWriter::new(plan)?;
+        for chunk in first {
+            writer.write(&chunk)?;
+        }
         while let Some(chunk) = receiver.blocking_recv() {
             writer.write(&chunk)?;
         }
-        writer.finish()
+        if !writer_source_ended.load(Ordering::Acquire) {
+            return Err(StorageError::Source(std::io::Error::other(
+                "the source stopped before its end",
+            )));
+        }
+        then(writer.finish()?)
     });
     let mut source_error = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(chunk) => {
+    loop {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
                 if sender.send(chunk).await.is_err() {
                     break; // the writer stopped with an error: it is reported below
                 }
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 source_error = Some(e);
+                break;
+            }
+            None => {
+                source_ended.store(true, Ordering::Release);
                 break;
             }
         }
     }
     drop(sender);
-    let staged = join(writer).await;
+    let finished = join(writer).await;
     match source_error {
-        // The staging file (if any) is dropped, and so deleted, with `staged`.
+        // The writer saw the failure and dropped (so deleted) its staging file.
         Some(e) => Err(StorageError::Source(e)),
-        None => staged,
+        None => finished,
     }
+}
+
+/// A new staging file in `dir`; the directory is made only when it is missing (not probed
+/// for every file).
+fn create_staging_file(dir: &Path) -> Result<NamedTempFile, StorageError> {
+    let create = || tempfile::Builder::new().prefix("staging-").tempfile_in(dir);
+    let created = match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(StorageError::io(format!(
+                "creating staging directory {}",
+                dir.display()
+            )))?;
+            create()
+        }
+        other => other,
+    };
+    created.map_err(StorageError::io(format!(
+        "creating a staging file in {}",
+        dir.display()
+    )))
 }
 
 /// Stages a copy of a local file.
@@ -263,9 +352,9 @@ fn stage_file_pipelined(
     })
 }
 
-async fn join(
-    handle: tokio::task::JoinHandle<Result<Staged, StorageError>>,
-) -> Result<Staged, StorageError> {
+async fn join<R>(
+    handle: tokio::task::JoinHandle<Result<R, StorageError>>,
+) -> Result<R, StorageError> {
     match handle.await {
         Ok(result) => result,
         Err(e) => Err(StorageError::Io {

@@ -10,7 +10,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
-use super::staging::{stage_file, stage_stream, Staged, StagingPlan};
+use super::staging::{stage_file, stage_stream, stage_stream_then, Staged, StagingPlan};
 use super::{AllowedChecksums, ChecksumType, Digests, StorageError};
 use crate::settings::Settings;
 
@@ -18,6 +18,27 @@ use crate::settings::Settings;
 const SINGLE_PUT_LIMIT: u64 = 8 * 1024 * 1024;
 /// Part size of multipart uploads.
 const UPLOAD_PART: usize = 8 * 1024 * 1024;
+
+/// Where a caller learns which artifact files a call places anew, and can stop further
+/// placements: a sync records its new files so that it can remove them if it fails.
+pub trait NewFileLog: Send + Sync {
+    /// Runs `place`, which puts the file with this sha256 in place and says whether it was
+    /// new, and records the file when it was; once the log is closed, refuses with
+    /// [`StorageError::NotWanted`] without running it. The two must happen under one lock,
+    /// so that after the log closes every file it placed is recorded and no other is placed.
+    ///
+    /// On local storage `place` links the file, on the blocking thread that wrote it (so it
+    /// runs even when the caller has stopped waiting); on object storage it only marks the
+    /// moment before the upload (the file is recorded as new before it exists).
+    fn place(
+        &self,
+        sha256: &str,
+        place: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError>;
+}
+
+/// A shared [`NewFileLog`].
+pub type NewFiles = Arc<dyn NewFileLog>;
 
 /// What the caller knows about an artifact before it is written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -290,9 +311,52 @@ impl ArtifactStorage {
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
     {
+        self.ingest_stream_logged(stream, expected, None).await
+    }
+
+    /// [`ArtifactStorage::ingest_stream`], placing the file through `new_files` (see
+    /// [`NewFileLog`]).
+    pub async fn ingest_stream_logged<S>(
+        &self,
+        stream: S,
+        expected: &ExpectedArtifact,
+        new_files: Option<NewFiles>,
+    ) -> Result<StoredArtifact, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
+    {
         let plan = self.plan(expected, None)?;
-        let staged = stage_stream(plan, stream).await?;
-        self.commit_artifact(staged).await
+        match &self.backend {
+            // Staged and moved into place on one blocking thread.
+            Backend::Local { root } => {
+                let root = root.clone();
+                stage_stream_then(plan, stream, move |staged| {
+                    let mut artifact = artifact_of(&staged)?;
+                    let target = root.join(&artifact.path);
+                    let mut staged = Some(staged);
+                    let mut place = || match staged.take() {
+                        Some(staged) => commit_local(staged, &target),
+                        None => Ok(false),
+                    };
+                    artifact.created = match &new_files {
+                        Some(log) => log.place(&artifact.sha256, &mut place)?,
+                        None => place()?,
+                    };
+                    Ok(artifact)
+                })
+                .await
+            }
+            Backend::Object { .. } => {
+                let staged = stage_stream(plan, stream).await?;
+                let mut artifact = artifact_of(&staged)?;
+                let note = new_files.map(|log| {
+                    let sha256 = artifact.sha256.clone();
+                    move || log.place(&sha256, &mut || Ok(true)).map(|_| ())
+                });
+                artifact.created = self.upload(staged, &artifact.path, note).await?;
+                Ok(artifact)
+            }
+        }
     }
 
     /// Receives what `stream` yields (at most `max_size` bytes) into a hashed staging file
@@ -419,21 +483,9 @@ impl ArtifactStorage {
     }
 
     async fn commit_artifact(&self, staged: Staged) -> Result<StoredArtifact, StorageError> {
-        let sha256 = staged
-            .digests
-            .get(&ChecksumType::Sha256)
-            .cloned()
-            .ok_or_else(|| StorageError::Config("sha256 was not computed".into()))?;
-        let path = Self::artifact_key(&sha256)?;
-        let (size, digests) = (staged.size, staged.digests.clone());
-        let created = self.commit(staged, &path).await?;
-        Ok(StoredArtifact {
-            sha256,
-            size,
-            digests,
-            path,
-            created,
-        })
+        let mut artifact = artifact_of(&staged)?;
+        artifact.created = self.commit(staged, &artifact.path).await?;
+        Ok(artifact)
     }
 
     /// Moves a staged file to `key`; false when an object was already there (it is kept).
@@ -448,16 +500,29 @@ impl ArtifactStorage {
                         source: std::io::Error::other(e.to_string()),
                     })?
             }
-            Backend::Object { .. } => self.upload(staged, key).await,
+            Backend::Object { .. } => {
+                self.upload(staged, key, None::<fn() -> Result<(), StorageError>>)
+                    .await
+            }
         }
     }
 
-    async fn upload(&self, staged: Staged, key: &str) -> Result<bool, StorageError> {
+    /// Uploads a staged file to `key` unless an object is there; `before_creating` runs
+    /// when it is not, before anything is written (its error stops the upload).
+    async fn upload(
+        &self,
+        staged: Staged,
+        key: &str,
+        before_creating: Option<impl FnOnce() -> Result<(), StorageError>>,
+    ) -> Result<bool, StorageError> {
         let location = self.key(key);
         match self.store.head(&location).await {
             Ok(_) => return Ok(false),
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
+        }
+        if let Some(note) = before_creating {
+            note()?;
         }
         let mut file = tokio::fs::File::from_std(
             staged
@@ -548,20 +613,52 @@ fn s3_signer(
         .map_err(|e| StorageError::Config(format!("{url}: {e}")))
 }
 
+/// The artifact a staged file becomes (not yet in place: `created` is false).
+fn artifact_of(staged: &Staged) -> Result<StoredArtifact, StorageError> {
+    let sha256 = staged
+        .digests
+        .get(&ChecksumType::Sha256)
+        .cloned()
+        .ok_or_else(|| StorageError::Config("sha256 was not computed".into()))?;
+    Ok(StoredArtifact {
+        path: ArtifactStorage::artifact_key(&sha256)?,
+        sha256,
+        size: staged.size,
+        digests: staged.digests.clone(),
+        created: false,
+    })
+}
+
 fn commit_local(staged: Staged, target: &Path) -> Result<bool, StorageError> {
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(StorageError::io(format!("creating {}", parent.display())))?;
-    }
     set_readable(staged.file.as_file());
-    // A hard link is atomic and fails if the target exists: exactly one writer wins.
-    match staged.file.persist_noclobber(target) {
+    // A hard link is atomic and fails if the target exists: exactly one writer wins. The
+    // directory is made only when the first link into it finds it missing.
+    let file = match staged.file.persist_noclobber(target) {
+        Ok(_) => return Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(StorageError::io(format!("creating {}", parent.display())))?;
+            }
+            e.file
+        }
+        Err(e) => return persist_error(e.error, target),
+    };
+    match file.persist_noclobber(target) {
         Ok(_) => Ok(true),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(StorageError::Io {
+        Err(e) => persist_error(e.error, target),
+    }
+}
+
+/// An existing target is not an error (the same bytes are there already).
+fn persist_error(error: std::io::Error, target: &Path) -> Result<bool, StorageError> {
+    if error.kind() == std::io::ErrorKind::AlreadyExists {
+        Ok(false)
+    } else {
+        Err(StorageError::Io {
             action: format!("moving the staging file to {}", target.display()),
-            source: e.error,
-        }),
+            source: error,
+        })
     }
 }
 

@@ -195,6 +195,13 @@ pub(crate) async fn finish(
     Ok(finished)
 }
 
+/// A claimed task's start, from `now` ($2): never before it was unblocked. `now` is read
+/// before the claim runs, and the claim may wait (for SQLite's write lock, or a poll that
+/// read the clock just before) until the task that held its resources has ended: its
+/// `unblocked_at`, written when that one ended, keeps `started_at` after its `finished_at`.
+/// (Timestamps compare correctly as SQLite text too: one encoder writes them all.)
+const STARTED_AT: &str = "started_at = CASE WHEN unblocked_at > $2 THEN unblocked_at ELSE $2 END";
+
 /// Claims the oldest unblocked waiting task for `worker`.
 pub(crate) async fn claim_next(db: &Database, worker: &str) -> Result<Option<Task>, TaskingError> {
     let now = Utc::now();
@@ -205,7 +212,7 @@ pub(crate) async fn claim_next(db: &Database, worker: &str) -> Result<Option<Tas
         Database::Postgres(_) => ("", "FOR UPDATE SKIP LOCKED"),
     };
     let sql = format!(
-        "UPDATE core_task SET state = 'running', worker = $1, started_at = $2, pulp_last_updated = $2
+        "UPDATE core_task SET state = 'running', worker = $1, {STARTED_AT}, pulp_last_updated = $2
          WHERE seq = (SELECT seq FROM core_task {indexed_by} WHERE state = 'waiting' AND unblocked_at IS NOT NULL
                       ORDER BY seq LIMIT 1 {skip_locked})
            AND state = 'waiting'
@@ -247,7 +254,7 @@ pub(crate) async fn claim(
 ) -> Result<Option<Task>, TaskingError> {
     let now = Utc::now();
     let sql = format!(
-        "UPDATE core_task SET state = 'running', worker = $1, started_at = $2, pulp_last_updated = $2
+        "UPDATE core_task SET state = 'running', worker = $1, {STARTED_AT}, pulp_last_updated = $2
          WHERE seq = $3 AND state = 'waiting' AND unblocked_at IS NOT NULL
          RETURNING {TASK_COLUMNS}"
     );
