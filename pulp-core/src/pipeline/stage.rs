@@ -11,8 +11,10 @@ use crate::models::ContentDetail;
 pub const CHANNEL_CAPACITY: usize = 1_000;
 /// How long a batch waits for its next item before it is flushed short.
 pub const BATCH_IDLE: std::time::Duration = std::time::Duration::from_millis(20);
-/// The batch size the default stages ask for.
-pub const BATCH_SIZE: usize = 500;
+/// The batch size the default stages ask for (Pulp uses 500; 1,000 made an on_demand sync of
+/// 5,000 files 14 % quicker on SQLite, whose single writer pays per statement and per
+/// commit, and 5 % on PostgreSQL; see `docs/performance.md`).
+pub const BATCH_SIZE: usize = 1_000;
 
 /// One step of a pipeline: reads items from its input, writes items to its output. A stage
 /// ends when its input ends (the first stage: when it has emitted everything); returning an
@@ -149,10 +151,14 @@ where
     });
     let results = batches
         .map(|batch| {
-            let step = step(batch);
+            let (step, name) = (step(batch), stage.to_string());
             tokio::spawn(async move {
                 let started = std::time::Instant::now();
-                step.await.map(|batch| (batch, started.elapsed()))
+                step.await.map(|batch| {
+                    let took = started.elapsed();
+                    tracing::trace!(stage = %name, items = batch.len(), took_us = took.as_micros() as u64, "batch done");
+                    (batch, took)
+                })
             })
         })
         .buffered(concurrency.max(1));

@@ -38,6 +38,13 @@ pub struct NewVersion {
     version_id: PulpId,
     hooks: RepositoryHooks,
     overwrite: bool,
+    /// Whether rows may carry this version as `version_removed` (something was removed, or
+    /// a plugin wrote through [`NewVersion::transaction`]); until then there is nothing to
+    /// put back or count as removed.
+    may_have_removed: bool,
+    /// Whether units of earlier versions may be present (the base version has content, or a
+    /// plugin wrote through [`NewVersion::transaction`]); until then nothing can be replaced.
+    may_have_earlier: bool,
 }
 
 impl NewVersion {
@@ -96,10 +103,12 @@ impl NewVersion {
             app: app.clone(),
             repository,
             number,
+            may_have_earlier: base.counts.present.values().any(|n| *n > 0),
             base,
             version_id,
             hooks,
             overwrite: true,
+            may_have_removed: false,
         })
     }
 
@@ -118,6 +127,9 @@ impl NewVersion {
     /// The open transaction, for a plugin's own queries inside the scope (use
     /// [`on_tx!`](crate::on_tx)); membership rows written so far are visible only here.
     pub fn transaction(&mut self) -> &mut DbTransaction {
+        // What the plugin writes is unknown: no shortcut is taken after this.
+        self.may_have_removed = true;
+        self.may_have_earlier = true;
         self.tx()
     }
 
@@ -150,6 +162,7 @@ impl NewVersion {
     /// One statement per 10,000 ids (PostgreSQL: one array parameter per 50,000 ids).
     pub async fn add_content(&mut self, ids: &[PulpId]) -> Result<(), VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
+        let may_have_removed = self.may_have_removed;
         // Removed earlier in this same version: put back. Then insert what is not present.
         const UNREMOVE: &str = "UPDATE core_repositorycontent SET version_removed = NULL \
              WHERE repository_id = $1 AND version_removed = $2 AND content_id IN ";
@@ -162,12 +175,14 @@ impl NewVersion {
                 // One array parameter per chunk, driving the join (an index probe per id).
                 for chunk in ids.chunks(PG_CHUNK) {
                     let array: Vec<uuid::Uuid> = chunk.iter().map(|id| id.0).collect();
-                    sqlx::query(&format!("{UNREMOVE}(SELECT unnest($3::uuid[]))"))
-                        .bind(repository)
-                        .bind(number)
-                        .bind(&array)
-                        .execute(&mut **tx)
-                        .await?;
+                    if may_have_removed {
+                        sqlx::query(&format!("{UNREMOVE}(SELECT unnest($3::uuid[]))"))
+                            .bind(repository)
+                            .bind(number)
+                            .bind(&array)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
                     sqlx::query(
                         "INSERT INTO core_repositorycontent (repository_id, content_id, version_added, version_removed) \
                          SELECT $1, c.pulp_id, $2, NULL FROM unnest($3::uuid[]) AS u(id) \
@@ -193,9 +208,11 @@ impl NewVersion {
                     let unremove = format!("{UNREMOVE}{list}");
                     let insert = format!("{INSERT}{list}{ABSENT}");
                     let conn = &mut **tx;
-                    bind_all!(Backend::Sqlite, sqlx::query, &unremove, binds(), |q| q
-                        .execute(&mut *conn)
-                        .await?);
+                    if may_have_removed {
+                        bind_all!(Backend::Sqlite, sqlx::query, &unremove, binds(), |q| q
+                            .execute(&mut *conn)
+                            .await?);
+                    }
                     bind_all!(Backend::Sqlite, sqlx::query, &insert, binds(), |q| q
                         .execute(&mut *conn)
                         .await?);
@@ -209,6 +226,7 @@ impl NewVersion {
     /// 10,000 ids.
     pub async fn remove_content(&mut self, ids: &[PulpId]) -> Result<(), VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
+        self.may_have_removed = true;
         let backend = self.app.db().backend();
         for chunk in ids.chunks(CHUNK) {
             let list = placeholders(3, chunk.len());
@@ -237,6 +255,7 @@ impl NewVersion {
     /// Removes every unit (a mirror sync starts with this, then adds what the remote lists).
     pub async fn remove_all_content(&mut self) -> Result<(), VersionError> {
         let (repository, number) = (self.repository.pulp_id, self.number);
+        self.may_have_removed = true;
         on_tx!(self.tx(), conn => {
             sqlx::query("DELETE FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2")
                 .bind(repository).bind(number).execute(&mut *conn).await?;
@@ -359,7 +378,8 @@ impl NewVersion {
             .filter_map(|name| T::COLUMNS.iter().find(|c| c.name == *name).copied())
             .collect();
         let types: Vec<crate::models::ColumnType> = columns.iter().map(|c| c.ty).collect();
-        if !self.overwrite {
+        // With no unit of an earlier version present there is nothing to replace.
+        if !self.overwrite && self.may_have_earlier {
             if let Some(values) = self.first_key(&overwritten, &types).await? {
                 return Err(VersionError::WouldOverwrite {
                     pulp_type: T::PULP_TYPE.to_string(),
@@ -367,9 +387,12 @@ impl NewVersion {
                 });
             }
         }
-        on_tx!(self.tx(), conn => {
-            sqlx::query(&replace).bind(repository).bind(number).execute(&mut *conn).await?;
-        });
+        if self.may_have_earlier {
+            self.may_have_removed = true;
+            on_tx!(self.tx(), conn => {
+                sqlx::query(&replace).bind(repository).bind(number).execute(&mut *conn).await?;
+            });
+        }
         let found = self.first_key(&duplicates, &types).await?;
         if let Some(values) = found {
             return Err(VersionError::DuplicateContent {
@@ -421,7 +444,11 @@ impl NewVersion {
         finalize(&mut self).await?;
         let added = self.counts_by_type("version_added").await?;
         self.check_content_types(&added)?;
-        let removed = self.counts_by_type("version_removed").await?;
+        let removed = if self.may_have_removed {
+            self.counts_by_type("version_removed").await?
+        } else {
+            BTreeMap::new()
+        };
         let NewVersion {
             mut tx,
             app,
@@ -431,6 +458,8 @@ impl NewVersion {
             version_id,
             hooks,
             overwrite: _,
+            may_have_removed: _,
+            may_have_earlier: _,
         } = self;
         if added.is_empty() && removed.is_empty() {
             tx.rollback().await?;
