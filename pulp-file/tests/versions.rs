@@ -118,6 +118,38 @@ pulp_plugin_api::testing::db_tests! {
         assert_eq!(latest_version(app.db(), repo.pulp_id()).await.expect("latest").number, 2);
     }
 
+    async fn writes_through_the_scope_transaction_are_honoured(t: &TestDatabase) {
+        // A new version skips putting back removed units and replacing earlier ones while
+        // it knows there are none; a plugin writing through `transaction()` ends that.
+        let app = app(t).await;
+        let repo = repository(&app, "r").await;
+        let ids = save(&app, (0..3).map(|i| file(&format!("f{i}"), i)).collect()).await;
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.add_content(&ids[..2]).await.expect("add");
+        v.commit().await.expect("commit").expect("version 1");
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        let (repo_id, number) = (repo.pulp_id(), v.number());
+        pulp_plugin_api::on_tx!(v.transaction(), conn => {
+            pulp_plugin_api::deps::sqlx::query(
+                "UPDATE core_repositorycontent SET version_removed = $2 \
+                 WHERE repository_id = $1 AND content_id = $3 AND version_removed IS NULL",
+            )
+            .bind(repo_id)
+            .bind(number)
+            .bind(ids[0])
+            .execute(&mut *conn)
+            .await
+            .expect("a plugin's own write");
+        });
+        // Added again in the same scope: put back, so present and neither added nor removed.
+        v.add_content(&ids[..1]).await.expect("add");
+        v.add_content(&ids[2..]).await.expect("add");
+        let v2 = v.commit().await.expect("commit").expect("version 2");
+        assert_eq!(ids_of(&app, repo_id, 2).await, ids.iter().copied().collect());
+        assert_eq!(v2.counts.added.get("file.file"), Some(&1));
+        assert_eq!(v2.counts.removed.get("file.file"), None);
+    }
+
     async fn a_later_file_at_the_same_path_replaces_the_earlier(t: &TestDatabase) {
         let app = app(t).await;
         let repo = repository(&app, "r").await;
