@@ -230,3 +230,63 @@ async fn a_new_object_is_logged_before_it_is_uploaded_and_only_then() {
     assert!(!second.created);
     assert_eq!(log.logged.lock().expect("log").len(), 1);
 }
+
+/// A log that runs the uploads it records in `uploads` and says when it recorded one.
+struct TrackingLog {
+    uploads: tokio_util::task::TaskTracker,
+    noted: tokio::sync::Notify,
+}
+
+impl NewFileLog for TrackingLog {
+    fn place(
+        &self,
+        _sha256: &str,
+        place: &mut dyn FnMut() -> Result<bool, StorageError>,
+    ) -> Result<bool, StorageError> {
+        let new = place()?;
+        self.noted.notify_one();
+        Ok(new)
+    }
+
+    fn uploads(&self) -> Option<tokio_util::task::TaskTracker> {
+        Some(self.uploads.clone())
+    }
+}
+
+/// The undo of a failed sync must not race an upload: an upload its log tracks runs to its
+/// end although the caller stopped waiting for it right after the file was recorded, so
+/// once the tracker is waited for the object is there, and once removed it stays removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracked_upload_ends_before_its_object_is_removed() {
+    let Some(endpoint) = endpoint() else { return };
+    let work = scratch_dir();
+    let storage = s3_storage(&endpoint, work.path()).await;
+    // Below the single-request limit, large enough to be on the wire for a while.
+    let payload = data(6 * 1024 * 1024, 9);
+    let sum = hex::encode(sha2::Sha256::digest(&payload));
+    let log = std::sync::Arc::new(TrackingLog {
+        uploads: tokio_util::task::TaskTracker::new(),
+        noted: tokio::sync::Notify::new(),
+    });
+    let stream = futures::stream::iter([Ok(payload.clone())]);
+    let expected = ExpectedArtifact::any();
+    let ingest = storage.ingest_stream_logged(stream, &expected, Some(log.clone()));
+    tokio::select! {
+        biased;
+        _ = log.noted.notified() => {}
+        result = ingest => panic!("the ingest ended before its file was recorded: {result:?}"),
+    }
+    // The caller has stopped waiting (the ingest future is dropped); the undo's order:
+    log.uploads.close();
+    log.uploads.wait().await;
+    assert!(
+        storage.contains(&sum).await.expect("head"),
+        "the recorded upload ran to its end"
+    );
+    storage.delete_artifact(&sum).await.expect("remove");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !storage.contains(&sum).await.expect("head"),
+        "nothing recreates the removed object"
+    );
+}

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 
-use super::context::CreatedFiles;
 use super::{
     for_each_batch, DeclarativeContent, PipelineError, Progress, Stage, StageInput, StageOutput,
     SyncContext, BATCH_SIZE,
@@ -111,7 +110,7 @@ async fn download_all<T: ContentDetail>(
         let storage = ctx.app().storage();
         // The file is placed and recorded together (even if this future is dropped while it
         // is written), and not placed once a failed sync has started undoing its work.
-        let new_files: NewFiles = Arc::new(CreatedFiles(ctx.created.clone()));
+        let new_files: NewFiles = Arc::new(ctx.created_files());
         let stored = downloader
             .fetch_artifact_logged(&da.url, &da.expected, storage, Some(new_files))
             .await?;

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use tokio_util::task::TaskTracker;
+
 use crate::app::App;
 use crate::db::PulpId;
 use crate::download::Downloader;
@@ -36,18 +38,26 @@ impl Created {
 
 /// The files a sync placed, as the storage's [`NewFileLog`]: a file is placed and recorded
 /// under the same lock, so once [`Created::close`] has run, every placed file is in what it
-/// returned and no other file is placed.
+/// returned and no other file is placed. Uploads to object storage run in `uploads`, which
+/// the undo of a failed sync waits for before it removes their objects.
 #[derive(Debug, Clone)]
-pub(crate) struct CreatedFiles(pub(crate) Arc<Mutex<Created>>);
+pub(crate) struct CreatedFiles {
+    pub(crate) created: Arc<Mutex<Created>>,
+    pub(crate) uploads: TaskTracker,
+}
 
 impl NewFileLog for CreatedFiles {
+    fn uploads(&self) -> Option<TaskTracker> {
+        Some(self.uploads.clone())
+    }
+
     fn place(
         &self,
         sha256: &str,
         place: &mut dyn FnMut() -> Result<bool, StorageError>,
     ) -> Result<bool, StorageError> {
         let mut created = self
-            .0
+            .created
             .lock()
             .map_err(|_| StorageError::NotWanted("the sync's record of new files failed".into()))?;
         if created.closed {
@@ -70,6 +80,8 @@ pub struct SyncContext {
     task: Option<PulpId>,
     downloaders: Arc<HashMap<PulpId, Downloader>>,
     pub(crate) created: Arc<Mutex<Created>>,
+    /// Where this sync's uploads to object storage run (see [`CreatedFiles`]).
+    pub(crate) uploads: TaskTracker,
     /// The write turn on SQLite (none on PostgreSQL): see [`SyncContext::write_turn`].
     writes: Option<Arc<tokio::sync::Mutex<()>>>,
 }
@@ -85,6 +97,14 @@ async fn take_turn(
 }
 
 impl SyncContext {
+    /// The record of this sync's new files, for the storage calls that place them.
+    pub(crate) fn created_files(&self) -> CreatedFiles {
+        CreatedFiles {
+            created: self.created.clone(),
+            uploads: self.uploads.clone(),
+        }
+    }
+
     /// A context outside any task (no progress reports); downloads go to `working_dir`.
     pub fn new(app: &App, working_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -93,6 +113,7 @@ impl SyncContext {
             task: None,
             downloaders: Arc::new(HashMap::new()),
             created: Arc::default(),
+            uploads: TaskTracker::new(),
             writes: match app.db().backend() {
                 crate::db::Backend::Sqlite => Some(Arc::default()),
                 crate::db::Backend::Postgres => None,

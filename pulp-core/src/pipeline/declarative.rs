@@ -152,12 +152,16 @@ async fn associate(
     Ok(made)
 }
 
-/// Removes what a failed sync added to artifact storage and `core_artifact`.
+/// Removes what a failed sync added to artifact storage and `core_artifact`: no file is
+/// placed any more, uploads already under way end first (else one could create its object
+/// after the removal), then the recorded files and rows go.
 async fn undo_artifacts(ctx: &SyncContext) {
     let created = match ctx.created.lock() {
         Ok(mut c) => c.close(),
         Err(_) => return,
     };
+    ctx.uploads.close();
+    ctx.uploads.wait().await;
     if let Err(e) = forget_artifacts(ctx.app().db(), &created.rows).await {
         tracing::warn!(error = %e, "cannot forget the artifacts of a failed sync");
         return;

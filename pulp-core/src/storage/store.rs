@@ -9,6 +9,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, WriteMultipart};
 use tokio::io::AsyncReadExt;
+use tokio_util::task::TaskTracker;
 
 use super::staging::{stage_file, stage_stream, stage_stream_then, Staged, StagingPlan};
 use super::{AllowedChecksums, ChecksumType, Digests, StorageError};
@@ -35,6 +36,15 @@ pub trait NewFileLog: Send + Sync {
         sha256: &str,
         place: &mut dyn FnMut() -> Result<bool, StorageError>,
     ) -> Result<bool, StorageError>;
+
+    /// Where uploads to object storage run whose files this log records, so that whoever
+    /// closes the log can wait for them ([`TaskTracker::wait`]) before removing what they
+    /// placed. An upload tracked here runs to its end even when the caller stops waiting;
+    /// without a tracker (the default) it runs in the caller's future, and a caller dropped
+    /// while its request is on the wire may see the object appear after it was removed.
+    fn uploads(&self) -> Option<TaskTracker> {
+        None
+    }
 }
 
 /// A shared [`NewFileLog`].
@@ -349,11 +359,24 @@ impl ArtifactStorage {
             Backend::Object { .. } => {
                 let staged = stage_stream(plan, stream).await?;
                 let mut artifact = artifact_of(&staged)?;
+                let tracker = new_files.as_ref().and_then(|log| log.uploads());
                 let note = new_files.map(|log| {
                     let sha256 = artifact.sha256.clone();
                     move || log.place(&sha256, &mut || Ok(true)).map(|_| ())
                 });
-                artifact.created = self.upload(staged, &artifact.path, note).await?;
+                artifact.created = match tracker {
+                    Some(tracker) => {
+                        let (storage, path) = (self.clone(), artifact.path.clone());
+                        tracker
+                            .spawn(async move { storage.upload(staged, &path, note).await })
+                            .await
+                            .map_err(|e| StorageError::Io {
+                                action: "uploading an artifact".into(),
+                                source: std::io::Error::other(e),
+                            })??
+                    }
+                    None => self.upload(staged, &artifact.path, note).await?,
+                };
                 Ok(artifact)
             }
         }
