@@ -12,7 +12,10 @@
 #      BACKENDS (default: sqlite, and postgres when PULP_TEST_POSTGRES_URL is set),
 #      BIN (the server binary, default target/release/pulp-server), WORK_ROOT (where the
 #      servers' data goes, default /tmp),
-#      SERVER_LOG (the server's RUST_LOG, default warn; its logs are copied to $WORK_LOGS if set).
+#      SERVER_LOG (the server's RUST_LOG, default warn; its logs are copied to $WORK_LOGS if set),
+#      FLOOR=0 skips the client floor: by default each backend first syncs and publishes a
+#      one-file repository through the same script, which shows what the client alone costs
+#      (sync-bench.sh starts a python3 per response it reads; its start time is printed too).
 # needs: nginx, python3, psql (for PostgreSQL); builds target/release/pulp-server if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +30,11 @@ API_PORT=24917; CONTENT_PORT=24916
 . benches/lib/fixture.sh
 serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
+if [ "${FLOOR:-1}" = 1 ]; then
+    serve_fixture "${FIXTURE_ONE:-/tmp/pulp-fixture-1}" $((NGINX_PORT + 1)) 1
+    starts=$(for _ in 1 2 3 4 5; do TIMEFORMAT=%R; { time python3 -c 'import json'; } 2>&1; done | sort -n | sed -n 3p)
+    echo "python3 start (median of 5): $starts s"
+fi
 
 start_server() { # $1 = database url ('' for SQLite in the data dir)
     local data="$WORK/data-$RANDOM"
@@ -59,6 +67,14 @@ backends=(sqlite)
 [ -n "${BACKENDS:-}" ] && read -r -a backends <<<"$BACKENDS"
 read -r -a policies <<<"${POLICIES:-immediate on_demand}"
 for backend in "${backends[@]}"; do
+    if [ "${FLOOR:-1}" = 1 ]; then
+        url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
+        start_server "$url"
+        echo "== $backend, client floor: on_demand sync and publish of 1 file"
+        bash "$SHARED/sync-bench.sh" "http://127.0.0.1:$((NGINX_PORT + 1))/PULP_MANIFEST" on_demand "f$RANDOM"
+        stop_server
+        [ -n "$url" ] && drop_pg "$url"
+    fi
     for policy in "${policies[@]}"; do
         url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
         start_server "$url"

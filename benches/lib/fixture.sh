@@ -6,20 +6,21 @@ SERVER_PID=""
 FIXTURE_SERVED=""
 bench_cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    if [ -n "$FIXTURE_SERVED" ]; then
-        # shellcheck disable=SC2086 # "DIR PORT"
-        RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" stop $FIXTURE_SERVED 2>/dev/null || true
-    fi
+    local served
+    for served in $FIXTURE_SERVED; do
+        RUN="$WORK/nginx-$served" bash "$SHARED/fixture-nginx.sh" stop 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap bench_cleanup EXIT
 
 # serve_fixture DIR PORT N [make-file-fixture.py options]: makes the fixture of N files in
-# DIR unless it is there, and serves it with nginx on PORT.
+# DIR unless it is there, and serves it with nginx on PORT (one nginx per port; a script may
+# serve several fixtures).
 serve_fixture() {
     local dir=$1 port=$2 n=$3
     shift 3
     [ -f "$dir/PULP_MANIFEST" ] || python3 "$SHARED/make-file-fixture.py" "$dir" "$n" "$@"
-    RUN="$WORK/nginx" bash "$SHARED/fixture-nginx.sh" start "$dir" "$port" >/dev/null
-    FIXTURE_SERVED="$dir $port"
+    RUN="$WORK/nginx-$port" bash "$SHARED/fixture-nginx.sh" start "$dir" "$port" >/dev/null
+    FIXTURE_SERVED="$FIXTURE_SERVED $port"
 }

@@ -37,6 +37,23 @@ fn native_roots() -> &'static [reqwest::Certificate] {
     })
 }
 
+/// Prepares, on a thread of its own, what the first client of a process otherwise builds on
+/// the critical path of the first sync (or first on-demand fetch): the system's certificates
+/// ([`native_roots`]) and the TLS library's process-wide state, ≈ 30 ms together. Processes
+/// that download (workers, content apps) call it once at start; without it nothing is
+/// different but the first client's wait.
+pub fn warm_up() -> std::thread::JoinHandle<()> {
+    std::thread::spawn(|| {
+        let mut builder = reqwest::Client::builder().tls_built_in_native_certs(false);
+        for cert in native_roots() {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        if let Err(e) = builder.build() {
+            tracing::debug!(error = %e, "warming up the HTTP client failed");
+        }
+    })
+}
+
 #[derive(Debug)]
 struct Inner {
     client: reqwest::Client,

@@ -24,7 +24,7 @@ mod ingest;
 mod limits;
 mod response;
 
-pub use client::{Downloader, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_MAX_RETRIES};
+pub use client::{warm_up, Downloader, DEFAULT_DOWNLOAD_CONCURRENCY, DEFAULT_MAX_RETRIES};
 pub use error::DownloadError;
 pub use fetch::DownloadedFile;
 pub use response::DownloadResponse;
