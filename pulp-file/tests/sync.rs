@@ -260,4 +260,85 @@ pulp_plugin_api::testing::db_tests! {
         assert_eq!(task.state, TaskState::Completed, "{:?}", task.error);
         assert_eq!(content_paths(&app, repo.pulp_id()).await, sorted_paths(&fixture));
     }
+
+    async fn a_failed_sync_on_object_storage_leaves_no_object(t: &TestDatabase) {
+        let Some(endpoint) = pulp_plugin_api::testing::required_service(
+            "PULP_TEST_S3_ENDPOINT",
+            "an S3-compatible server",
+        ) else {
+            return;
+        };
+        let mut settings = support::settings(t);
+        settings.storage = s3_bucket(&endpoint).await;
+        let app = pulp_plugin_api::App::builder(pulp_plugin_api::SettingsSources::defaults_only())
+            .plugin(pulp_file::FilePlugin)
+            .build_with(settings)
+            .await
+            .expect("build the app");
+        app.migrate().await.expect("migrate");
+        assert!(app.storage().local_root().is_none(), "the artifacts go to the bucket");
+        let fixture = Fixture::new(12);
+        let server = TestServer::serving(fixture.path()).await;
+        // One file of twelve stalls until the read times out: by then the other eleven are
+        // in the bucket, and the failed sync must take them out again.
+        let (bad, good) = fixture.files[11].clone();
+        let declared = good.len() as u64;
+        server.set(&bad, Reply::Stall { declared, body: Bytes::from_static(b"con") });
+        let remote = remote_with(&app, &server, Policy::Immediate, |r| {
+            r.max_retries = Some(0);
+            r.sock_read_timeout = Some(1.0);
+        })
+        .await;
+        let repo = repository(&app, "on-s3").await;
+        let task = sync_task(&app, remote.pulp_id(), repo.pulp_id(), false).await;
+        assert_eq!(task.state, TaskState::Failed, "{task:?}");
+        let error = task.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("timed out"), "{error}");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM core_artifact").await, 0);
+        for (path, data) in &fixture.files {
+            assert!(
+                !app.storage().contains(&sha256(data)).await.expect("head"),
+                "{path} was left in the bucket by the failed sync"
+            );
+        }
+        // With the right bytes the same sync stores all twelve.
+        server.set(&bad, Reply::Ok(Bytes::from(good)));
+        let task = sync_task(&app, remote.pulp_id(), repo.pulp_id(), false).await;
+        assert_eq!(task.state, TaskState::Completed, "{task:?}");
+        for (path, data) in &fixture.files {
+            assert!(
+                app.storage().contains(&sha256(data)).await.expect("head"),
+                "{path} is not in the bucket"
+            );
+        }
+    }
+}
+
+/// Storage settings for a new bucket on the S3 test server.
+async fn s3_bucket(endpoint: &str) -> pulp_core::settings::StorageSettings {
+    let bucket = format!("pulp-file-{}", pulp_plugin_api::PulpId::new().0.simple());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("S3 server unreachable at {endpoint}: {e}"));
+    assert!(
+        created.status().is_success(),
+        "bucket: {}",
+        created.status()
+    );
+    pulp_core::settings::StorageSettings {
+        url: Some(format!("s3://{bucket}/pulp")),
+        options: [
+            ("aws_endpoint", endpoint),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+            ("aws_region", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        redirect_to_object_storage: false,
+    }
 }
