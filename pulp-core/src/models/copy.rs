@@ -4,18 +4,24 @@
 //! use it for rows that cannot exist yet and fall back to their `INSERT … ON CONFLICT` when a
 //! unique violation says otherwise.
 
-use chrono::SecondsFormat;
+use std::io::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::PgConnection;
 
 use super::error::is_unique_violation;
 use super::{ModelError, SqlValue};
 use crate::db::{Database, DbTransaction};
 
-/// Rows encoded for `COPY … FROM STDIN` in PostgreSQL's text format.
+/// Rows encoded for `COPY … FROM STDIN` in PostgreSQL's text format, written straight into
+/// one buffer (no text allocated per value: the rows of a sync batch are thousands of ids and
+/// times).
 #[derive(Debug, Default)]
 pub(crate) struct CopyRows {
     data: Vec<u8>,
     rows: usize,
+    /// The last time encoded and its text: the rows of one batch share their times.
+    last_time: Option<(DateTime<Utc>, String)>,
 }
 
 impl CopyRows {
@@ -44,7 +50,8 @@ impl CopyRows {
     fn encode(&mut self, value: SqlValue) {
         match value {
             SqlValue::Text(Some(s)) => self.escaped(&s),
-            SqlValue::Int(Some(n)) => self.data.extend(n.to_string().as_bytes()),
+            // Writing into a Vec cannot fail.
+            SqlValue::Int(Some(n)) => drop(write!(self.data, "{n}")),
             SqlValue::Float(Some(f)) => {
                 let text = if f.is_nan() {
                     "NaN".to_string()
@@ -57,10 +64,19 @@ impl CopyRows {
             }
             SqlValue::Bool(Some(b)) => self.data.push(if b { b't' } else { b'f' }),
             SqlValue::Json(Some(v)) => self.escaped(&v.to_string()),
-            SqlValue::Id(Some(id)) => self.data.extend(id.to_string().as_bytes()),
-            SqlValue::Time(Some(t)) => self
-                .data
-                .extend(t.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes()),
+            SqlValue::Id(Some(id)) => {
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let text = id.0.hyphenated().encode_lower(&mut text);
+                self.data.extend_from_slice(text.as_bytes());
+            }
+            SqlValue::Time(Some(t)) => {
+                if self.last_time.as_ref().map(|(last, _)| *last) != Some(t) {
+                    self.last_time = Some((t, t.to_rfc3339_opts(SecondsFormat::Micros, true)));
+                }
+                if let Some((_, text)) = &self.last_time {
+                    self.data.extend_from_slice(text.as_bytes());
+                }
+            }
             SqlValue::Text(None)
             | SqlValue::Int(None)
             | SqlValue::Float(None)
@@ -73,6 +89,11 @@ impl CopyRows {
 
     /// Text with the characters the format gives a meaning escaped.
     fn escaped(&mut self, s: &str) {
+        let special = |b: &u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r');
+        if !s.as_bytes().iter().any(special) {
+            self.data.extend_from_slice(s.as_bytes());
+            return;
+        }
         for &b in s.as_bytes() {
             match b {
                 b'\\' => self.data.extend(b"\\\\"),
@@ -150,6 +171,32 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&rows.data),
             "a\\tb\\\\c\\nd\\re\t\\N\t-3\tf\t-Infinity\t{\"k\":\"v\\\\t\"}\n"
+        );
+    }
+
+    #[test]
+    fn ids_times_and_numbers_are_written_as_postgresql_reads_them() {
+        let id = crate::db::PulpId(uuid::Uuid::from_u128(
+            0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+        ));
+        let first = DateTime::parse_from_rfc3339("2026-11-27T04:05:06.789012Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let second = first + chrono::Duration::microseconds(1);
+        let mut rows = CopyRows::new();
+        for (time, n) in [(first, i64::MIN), (first, 0), (second, 42)] {
+            rows.push([
+                SqlValue::Id(Some(id)),
+                SqlValue::Time(Some(time)),
+                SqlValue::Int(Some(n)),
+                SqlValue::Text(Some("plain".into())),
+            ]);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&rows.data),
+            "01234567-89ab-cdef-0123-456789abcdef\t2026-11-27T04:05:06.789012Z\t-9223372036854775808\tplain\n\
+             01234567-89ab-cdef-0123-456789abcdef\t2026-11-27T04:05:06.789012Z\t0\tplain\n\
+             01234567-89ab-cdef-0123-456789abcdef\t2026-11-27T04:05:06.789013Z\t42\tplain\n"
         );
     }
 }
