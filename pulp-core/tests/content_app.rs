@@ -294,39 +294,14 @@ fn header(r: &reqwest::Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A new bucket on the S3 test server (`PULP_TEST_S3_ENDPOINT`), as storage settings.
-async fn s3_settings(endpoint: &str, redirect: bool) -> pulp_core::settings::StorageSettings {
-    let bucket = format!("pulp-content-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success());
-    pulp_core::settings::StorageSettings {
-        url: Some(format!("s3://{bucket}/pulp")),
-        options: [
-            ("aws_endpoint", endpoint),
-            ("aws_allow_http", "true"),
-            ("aws_access_key_id", "test"),
-            ("aws_secret_access_key", "test"),
-            ("aws_region", "us-east-1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-        redirect_to_object_storage: redirect,
-    }
-}
-
 pulp_core::db_tests! {
     async fn object_storage_redirects_or_streams(t: &TestDatabase) {
-        let Some(endpoint) = pulp_core::testing::required_service("PULP_TEST_S3_ENDPOINT", "an S3-compatible server") else {
+        let Some(endpoint) = pulp_core::testing::s3_endpoint() else {
             return;
         };
         let body = data(300_000, 7);
         for redirect in [true, false] {
-            let storage = s3_settings(&endpoint, redirect).await;
+            let storage = pulp_core::testing::s3_bucket(&endpoint, redirect).await;
             let f = Fixture::with(t, |s| s.storage = storage).await;
             let repo = f.repository(&format!("r{redirect}")).await;
             let (unit, _) = f.stored_blob("f.bin", &body).await;

@@ -11,32 +11,16 @@ use pulp_core::testing::scratch_dir;
 use sha2::Digest;
 
 fn endpoint() -> Option<String> {
-    pulp_core::testing::required_service("PULP_TEST_S3_ENDPOINT", "an S3-compatible server")
+    pulp_core::testing::s3_endpoint()
 }
 
 /// A new bucket on the test server, and storage under a prefix in it.
 async fn s3_storage(endpoint: &str, working_dir: &std::path::Path) -> ArtifactStorage {
-    let bucket = format!("pulp-test-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("S3 server unreachable at {endpoint}: {e}"));
-    assert!(
-        created.status().is_success(),
-        "bucket creation failed: {}",
-        created.status()
-    );
-    let options = BTreeMap::from([
-        ("aws_endpoint".to_string(), endpoint.to_string()),
-        ("aws_allow_http".to_string(), "true".to_string()),
-        ("aws_access_key_id".to_string(), "test".to_string()),
-        ("aws_secret_access_key".to_string(), "test".to_string()),
-        ("aws_region".to_string(), "us-east-1".to_string()),
-    ]);
+    let settings = pulp_core::testing::s3_bucket(endpoint, false).await;
+    let url = settings.url.unwrap_or_default();
     ArtifactStorage::open(
-        &format!("s3://{bucket}/pulp"),
-        &options,
+        &url,
+        &settings.options,
         working_dir,
         AllowedChecksums::pulp_default(),
     )

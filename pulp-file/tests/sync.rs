@@ -262,14 +262,11 @@ pulp_plugin_api::testing::db_tests! {
     }
 
     async fn a_failed_sync_on_object_storage_leaves_no_object(t: &TestDatabase) {
-        let Some(endpoint) = pulp_plugin_api::testing::required_service(
-            "PULP_TEST_S3_ENDPOINT",
-            "an S3-compatible server",
-        ) else {
+        let Some(endpoint) = pulp_plugin_api::testing::s3_endpoint() else {
             return;
         };
         let mut settings = support::settings(t);
-        settings.storage = s3_bucket(&endpoint).await;
+        settings.storage = pulp_plugin_api::testing::s3_bucket(&endpoint, false).await;
         let app = pulp_plugin_api::App::builder(pulp_plugin_api::SettingsSources::defaults_only())
             .plugin(pulp_file::FilePlugin)
             .build_with(settings)
@@ -311,34 +308,5 @@ pulp_plugin_api::testing::db_tests! {
                 "{path} is not in the bucket"
             );
         }
-    }
-}
-
-/// Storage settings for a new bucket on the S3 test server.
-async fn s3_bucket(endpoint: &str) -> pulp_core::settings::StorageSettings {
-    let bucket = format!("pulp-file-{}", pulp_plugin_api::PulpId::new().0.simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("S3 server unreachable at {endpoint}: {e}"));
-    assert!(
-        created.status().is_success(),
-        "bucket: {}",
-        created.status()
-    );
-    pulp_core::settings::StorageSettings {
-        url: Some(format!("s3://{bucket}/pulp")),
-        options: [
-            ("aws_endpoint", endpoint),
-            ("aws_allow_http", "true"),
-            ("aws_access_key_id", "test"),
-            ("aws_secret_access_key", "test"),
-            ("aws_region", "us-east-1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-        redirect_to_object_storage: false,
     }
 }

@@ -128,6 +128,48 @@ pub fn required_service(env_var: &str, what: &str) -> Option<String> {
     }
 }
 
+/// Environment variable holding the URL of the S3-compatible server tests use (moto's,
+/// started by `.ci/run`).
+pub const S3_ENDPOINT_ENV: &str = "PULP_TEST_S3_ENDPOINT";
+
+/// The S3 test server's URL; `None` (skip) without it, but under CI a missing one fails.
+pub fn s3_endpoint() -> Option<String> {
+    required_service(S3_ENDPOINT_ENV, "an S3-compatible server")
+}
+
+/// Storage settings for a new, empty bucket on the S3 test server at `endpoint`, with its
+/// test credentials; artifacts go under the prefix `pulp`.
+pub async fn s3_bucket(
+    endpoint: &str,
+    redirect_to_object_storage: bool,
+) -> crate::settings::StorageSettings {
+    let bucket = format!("pulp-test-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("S3 server unreachable at {endpoint}: {e}"));
+    assert!(
+        created.status().is_success(),
+        "bucket creation failed: {}",
+        created.status()
+    );
+    crate::settings::StorageSettings {
+        url: Some(format!("s3://{bucket}/pulp")),
+        options: [
+            ("aws_endpoint", endpoint),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "test"),
+            ("aws_secret_access_key", "test"),
+            ("aws_region", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        redirect_to_object_storage,
+    }
+}
+
 /// A temporary directory for a test.
 pub fn scratch_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
