@@ -102,8 +102,8 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
 
     if roles.worker || roles.content {
         // Workers download in syncs, content apps on on-demand fetches: their first client
-        // finds the TLS state ready (detached: nothing waits for it).
-        drop(pulp_core::download::warm_up());
+        // finds the TLS state ready.
+        pulp_core::download::warm_up();
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));

@@ -37,21 +37,26 @@ fn native_roots() -> &'static [reqwest::Certificate] {
     })
 }
 
-/// Prepares, on a thread of its own, what the first client of a process otherwise builds on
-/// the critical path of the first sync (or first on-demand fetch): the system's certificates
-/// ([`native_roots`]) and the TLS library's process-wide state, ≈ 30 ms together. Processes
-/// that download (workers, content apps) call it once at start; without it nothing is
-/// different but the first client's wait.
-pub fn warm_up() -> std::thread::JoinHandle<()> {
+/// A client builder trusting the system's certificates ([`native_roots`]): what every
+/// downloader starts from.
+fn builder_with_native_roots() -> reqwest::ClientBuilder {
+    native_roots().iter().fold(
+        reqwest::Client::builder().tls_built_in_native_certs(false),
+        |builder, cert| builder.add_root_certificate(cert.clone()),
+    )
+}
+
+/// Prepares, on a thread of its own that nothing waits for, what the first client of a
+/// process otherwise builds on the critical path of the first sync (or first on-demand
+/// fetch): the system's certificates and the TLS library's process-wide state, ≈ 30 ms
+/// together. Processes that download (workers, content apps) call it once at start; without
+/// it nothing is different but the first client's wait.
+pub fn warm_up() {
     std::thread::spawn(|| {
-        let mut builder = reqwest::Client::builder().tls_built_in_native_certs(false);
-        for cert in native_roots() {
-            builder = builder.add_root_certificate(cert.clone());
-        }
-        if let Err(e) = builder.build() {
+        if let Err(e) = builder_with_native_roots().build() {
             tracing::debug!(error = %e, "warming up the HTTP client failed");
         }
-    })
+    });
 }
 
 #[derive(Debug)]
@@ -116,14 +121,10 @@ impl Downloader {
     /// `sock_read_timeout`, `total_timeout`, `download_concurrency`, `rate_limit`,
     /// `max_retries`.
     pub fn for_remote(remote: &RemoteFields) -> Result<Self, DownloadError> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = builder_with_native_roots()
             .default_headers(headers(remote)?)
             .user_agent(concat!("pulp-rs/", env!("CARGO_PKG_VERSION")))
-            .danger_accept_invalid_certs(!remote.tls_validation)
-            .tls_built_in_native_certs(false);
-        for cert in native_roots() {
-            builder = builder.add_root_certificate(cert.clone());
-        }
+            .danger_accept_invalid_certs(!remote.tls_validation);
         let connect = seconds("connect_timeout", remote.connect_timeout)?.or(seconds(
             "sock_connect_timeout",
             remote.sock_connect_timeout,

@@ -110,7 +110,7 @@ async fn download_all<T: ContentDetail>(
         let storage = ctx.app().storage();
         // The file is placed and recorded together (even if this future is dropped while it
         // is written), and not placed once a failed sync has started undoing its work.
-        let new_files: NewFiles = Arc::new(ctx.created_files());
+        let new_files: NewFiles = Arc::new(ctx.files.clone());
         let stored = downloader
             .fetch_artifact_logged(&da.url, &da.expected, storage, Some(new_files))
             .await?;
@@ -221,7 +221,7 @@ impl<T: ContentDetail> Stage<T> for ArtifactSaver {
                             let turn = ctx.write_turn().await;
                             let (artifacts, inserted) = save_artifacts(&db, &stored).await?;
                             drop(turn);
-                            if let Ok(mut created) = ctx.created.lock() {
+                            if let Ok(mut created) = ctx.files.created.lock() {
                                 created.rows.extend(inserted);
                             }
                             let by_sha: HashMap<String, _> = artifacts

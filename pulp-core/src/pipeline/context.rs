@@ -79,9 +79,8 @@ pub struct SyncContext {
     working_dir: PathBuf,
     task: Option<PulpId>,
     downloaders: Arc<HashMap<PulpId, Downloader>>,
-    pub(crate) created: Arc<Mutex<Created>>,
-    /// Where this sync's uploads to object storage run (see [`CreatedFiles`]).
-    pub(crate) uploads: TaskTracker,
+    /// What this sync placed in storage, and where its uploads run.
+    pub(crate) files: CreatedFiles,
     /// The write turn on SQLite (none on PostgreSQL): see [`SyncContext::write_turn`].
     writes: Option<Arc<tokio::sync::Mutex<()>>>,
 }
@@ -97,14 +96,6 @@ async fn take_turn(
 }
 
 impl SyncContext {
-    /// The record of this sync's new files, for the storage calls that place them.
-    pub(crate) fn created_files(&self) -> CreatedFiles {
-        CreatedFiles {
-            created: self.created.clone(),
-            uploads: self.uploads.clone(),
-        }
-    }
-
     /// A context outside any task (no progress reports); downloads go to `working_dir`.
     pub fn new(app: &App, working_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -112,8 +103,10 @@ impl SyncContext {
             working_dir: working_dir.into(),
             task: None,
             downloaders: Arc::new(HashMap::new()),
-            created: Arc::default(),
-            uploads: TaskTracker::new(),
+            files: CreatedFiles {
+                created: Arc::default(),
+                uploads: TaskTracker::new(),
+            },
             writes: match app.db().backend() {
                 crate::db::Backend::Sqlite => Some(Arc::default()),
                 crate::db::Backend::Postgres => None,

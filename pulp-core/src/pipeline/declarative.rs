@@ -156,12 +156,12 @@ async fn associate(
 /// placed any more, uploads already under way end first (else one could create its object
 /// after the removal), then the recorded files and rows go.
 async fn undo_artifacts(ctx: &SyncContext) {
-    let created = match ctx.created.lock() {
+    let created = match ctx.files.created.lock() {
         Ok(mut c) => c.close(),
         Err(_) => return,
     };
-    ctx.uploads.close();
-    ctx.uploads.wait().await;
+    ctx.files.uploads.close();
+    ctx.files.uploads.wait().await;
     if let Err(e) = forget_artifacts(ctx.app().db(), &created.rows).await {
         tracing::warn!(error = %e, "cannot forget the artifacts of a failed sync");
         return;
