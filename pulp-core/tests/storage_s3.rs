@@ -1,9 +1,8 @@
 //! Artifact storage on an S3-compatible server (moto's, started by `.ci/run`, whose URL is in
 //! `PULP_TEST_S3_ENDPOINT`). Skipped with a message without it, except under CI.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
+use pulp_core::settings::StorageSettings;
 use pulp_core::storage::{
     AllowedChecksums, ArtifactStorage, ChecksumType, ExpectedArtifact, NewFileLog, StorageError,
 };
@@ -16,10 +15,16 @@ fn endpoint() -> Option<String> {
 
 /// A new bucket on the test server, and storage under a prefix in it.
 async fn s3_storage(endpoint: &str, working_dir: &std::path::Path) -> ArtifactStorage {
-    let settings = pulp_core::testing::s3_bucket(endpoint, false).await;
-    let url = settings.url.unwrap_or_default();
+    open_s3(
+        &pulp_core::testing::s3_bucket(endpoint, false).await,
+        working_dir,
+    )
+}
+
+/// A handle on the bucket `settings` name (several handles may share one bucket).
+fn open_s3(settings: &StorageSettings, working_dir: &std::path::Path) -> ArtifactStorage {
     ArtifactStorage::open(
-        &url,
+        settings.url.as_deref().unwrap_or_default(),
         &settings.options,
         working_dir,
         AllowedChecksums::pulp_default(),
@@ -38,7 +43,8 @@ fn data(len: usize, seed: u8) -> Bytes {
 async fn artifacts_round_trip_through_s3() {
     let Some(endpoint) = endpoint() else { return };
     let work = scratch_dir();
-    let storage = s3_storage(&endpoint, work.path()).await;
+    let bucket = pulp_core::testing::s3_bucket(&endpoint, false).await;
+    let storage = open_s3(&bucket, work.path());
     assert!(storage.local_root().is_none());
 
     // Small (one request) and large (multipart) artifacts.
@@ -89,19 +95,7 @@ async fn artifacts_round_trip_through_s3() {
         .await
         .expect("save temporary");
     let other_work = scratch_dir();
-    let other = ArtifactStorage::open(
-        &format!("s3://{}/pulp", storage_bucket(&storage)),
-        &BTreeMap::from([
-            ("aws_endpoint".to_string(), endpoint.clone()),
-            ("aws_allow_http".to_string(), "true".to_string()),
-            ("aws_access_key_id".to_string(), "test".to_string()),
-            ("aws_secret_access_key".to_string(), "test".to_string()),
-            ("aws_region".to_string(), "us-east-1".to_string()),
-        ]),
-        other_work.path(),
-        AllowedChecksums::pulp_default(),
-    )
-    .expect("second handle");
+    let other = open_s3(&bucket, other_work.path());
     let stored = other
         .ingest_temporary(temporary.id, &ExpectedArtifact::any())
         .await
@@ -151,15 +145,6 @@ async fn concurrent_writers_on_s3_end_with_one_object_and_no_error() {
         storage.read_artifact(&sums[0]).await.expect("read"),
         payload
     );
-}
-
-fn storage_bucket(storage: &ArtifactStorage) -> String {
-    // `key("")` is the prefix; the bucket is in the store's Display ("AmazonS3(bucket)").
-    let shown = storage.object_store().to_string();
-    shown
-        .trim_start_matches("AmazonS3(")
-        .trim_end_matches(')')
-        .to_string()
 }
 
 /// Records, for each new object, whether it was already in the bucket when logged.
