@@ -1,8 +1,9 @@
-//! References between the tables a sync fills in bulk (content artifacts → content, remote
-//! artifacts → content artifacts and remotes, repository content → repositories): a row
-//! naming a missing row is refused, deletes cascade, on both backends. On PostgreSQL they
-//! are kept by set-based triggers (migration core 0009) instead of declared foreign keys,
-//! so the locking a foreign key does is tested there too.
+//! References between the tables a sync or a publication fills in bulk (content artifacts →
+//! content, remote artifacts → content artifacts and remotes, repository content →
+//! repositories, published artifacts → publications and content artifacts): a row naming a
+//! missing row is refused, deletes cascade, on both backends. On PostgreSQL they are kept by
+//! set-based triggers (migrations core 0009 and 0010) instead of declared foreign keys, so
+//! the locking a foreign key does is tested there too.
 
 use std::time::Duration;
 
@@ -46,6 +47,39 @@ const REPOSITORY: &str =
 const MEMBERSHIP: &str =
     "INSERT INTO core_repositorycontent (repository_id, content_id, version_added) \
      SELECT $1, $2, 0 WHERE $3 IS NOT NULL";
+
+/// `$1` id, `$2` repository.
+const VERSION: &str = "INSERT INTO core_repositoryversion \
+     (pulp_id, pulp_created, pulp_last_updated, repository_id, number, complete) \
+     VALUES ($1, $3, $3, $2, 1, TRUE)";
+/// `$1` id, `$2` repository version.
+const PUBLICATION: &str = "INSERT INTO core_publication \
+     (pulp_id, pulp_type, pulp_created, pulp_last_updated, repository_version_id, complete) \
+     VALUES ($1, 'demo.demo', $3, $3, $2, TRUE)";
+/// `$1` id, `$2` publication, `$3` content artifact.
+const PUBLISHED: &str = "INSERT INTO core_publishedartifact \
+     (pulp_id, pulp_created, pulp_last_updated, publication_id, content_artifact_id, relative_path) \
+     VALUES ($1, $4, $4, $2, $3, 'a/b')";
+
+/// A repository version of `rows.repository` and a publication of it naming
+/// `rows.content_artifact`: (version, publication).
+async fn published(db: &Database, rows: &Rows) -> (PulpId, PulpId) {
+    let (version, publication) = (PulpId::new(), PulpId::new());
+    exec(db, VERSION, &[version, rows.repository])
+        .await
+        .expect("version");
+    exec(db, PUBLICATION, &[publication, version])
+        .await
+        .expect("publication");
+    exec(
+        db,
+        PUBLISHED,
+        &[PulpId::new(), publication, rows.content_artifact],
+    )
+    .await
+    .expect("published artifact");
+    (version, publication)
+}
 
 struct Rows {
     content: PulpId,
@@ -164,6 +198,44 @@ pulp_core::db_tests! {
         exec(&t.db, "DELETE FROM core_content WHERE $1 IS NOT NULL", &[]).await.expect("delete all");
         assert_eq!(count(&t.db, "core_contentartifact").await, 0);
         assert_eq!(count(&t.db, "core_remoteartifact").await, 0);
+    }
+
+    async fn published_artifacts_name_a_publication_and_a_content_artifact(t: &TestDatabase) {
+        t.db.migrate(&pulp_core::db::core_migrations()).await.expect("migrate");
+        let rows = one_of_each(&t.db).await;
+        let (version, publication) = published(&t.db, &rows).await;
+        let missing = PulpId::new();
+        let refused = [
+            ("publication", exec(&t.db, PUBLISHED, &[PulpId::new(), missing, rows.content_artifact]).await),
+            ("content artifact", exec(&t.db, &PUBLISHED.replace("'a/b'", "'c/d'"), &[PulpId::new(), publication, missing]).await),
+        ];
+        for (named, result) in refused {
+            match result {
+                Err(e) if is_foreign_key_violation(&e) => {}
+                other => panic!("a missing {named}: expected a foreign key violation, got {other:?}"),
+            }
+        }
+        assert_eq!(count(&t.db, "core_publishedartifact").await, 1);
+
+        // Deleting a publication deletes its published artifacts.
+        exec(&t.db, "DELETE FROM core_publication WHERE pulp_id = $1 AND $2 IS NOT NULL", &[publication]).await.expect("delete publication");
+        assert_eq!(count(&t.db, "core_publishedartifact").await, 0);
+        // Deleting a repository version deletes its publications (a declared key), and
+        // theirs published artifacts.
+        let publication = PulpId::new();
+        exec(&t.db, PUBLICATION, &[publication, version]).await.expect("publication");
+        exec(&t.db, PUBLISHED, &[PulpId::new(), publication, rows.content_artifact]).await.expect("published");
+        exec(&t.db, "DELETE FROM core_repositoryversion WHERE pulp_id = $1 AND $2 IS NOT NULL", &[version]).await.expect("delete version");
+        assert_eq!(count(&t.db, "core_publication").await, 0);
+        assert_eq!(count(&t.db, "core_publishedartifact").await, 0);
+        // Deleting a unit deletes its content artifacts, and the published artifacts naming
+        // them; the publication stays.
+        let (_, publication) = published(&t.db, &rows).await;
+        exec(&t.db, "DELETE FROM core_content WHERE pulp_id = $1 AND $2 IS NOT NULL", &[rows.content]).await.expect("delete content");
+        assert_eq!(count(&t.db, "core_publishedartifact").await, 0);
+        let kept = on_pool!(&t.db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM core_publication WHERE pulp_id = $1")
+            .bind(publication).fetch_one(pool).await.expect("count"));
+        assert_eq!(kept, 1);
     }
 
     async fn a_delete_waits_for_a_writer_naming_its_row_and_takes_its_rows(t: &TestDatabase) {

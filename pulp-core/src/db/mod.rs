@@ -87,5 +87,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0009_set_based_keys.sqlite.sql"),
             postgres: include_str!("migrations/core_0009_set_based_keys.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0010_published_keys",
+            sqlite: include_str!("migrations/core_0010_published_keys.sqlite.sql"),
+            postgres: include_str!("migrations/core_0010_published_keys.postgres.sql"),
+        },
     ]
 }
