@@ -50,14 +50,42 @@ impl PublishedSource {
     }
 }
 
-/// A new random id as an SQL expression (hyphenated text on SQLite).
-fn new_id_sql(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => "gen_random_uuid()",
-        Backend::Sqlite => {
-            "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) \
-             || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' \
-             || hex(randomblob(6)))"
+/// The ids of the rows one `INSERT … SELECT` writes, as an SQL expression of its parameters
+/// `$5` (text) and `$6` (integer) and of `row_number()`: a new time-ordered id (version 7)
+/// whose last 48 bits are counted up from their own value, row by row. So the rows of one
+/// statement sit together at the end of the primary key, as ids made by [`PulpId::new`] do
+/// (a random id per row touched one index page per row of a big table). The counted bits
+/// start at a random value, so two statements in the same millisecond (sharing also 26
+/// random bits) would need overlapping ranges of 2^48 to meet.
+struct SequentialIds {
+    /// The first 24 characters of the hyphenated id (`xxxxxxxx-xxxx-7xxx-xxxx-`).
+    prefix: String,
+    /// Its last 48 bits.
+    start: i64,
+}
+
+impl SequentialIds {
+    fn new() -> Self {
+        let first = PulpId::new().0;
+        let bytes = first.as_bytes();
+        let start = bytes[10..]
+            .iter()
+            .fold(0i64, |n, byte| (n << 8) | i64::from(*byte));
+        let text = first.hyphenated().to_string();
+        SequentialIds {
+            prefix: text[..24].to_string(),
+            start,
+        }
+    }
+
+    fn sql(backend: Backend) -> &'static str {
+        match backend {
+            Backend::Postgres => {
+                "($5 || lpad(to_hex(($6 + row_number() OVER ()) % 281474976710656), 12, '0'))::uuid"
+            }
+            Backend::Sqlite => {
+                "$5 || printf('%012x', ($6 + row_number() OVER ()) % 281474976710656)"
+            }
         }
     }
 }
@@ -75,14 +103,17 @@ pub async fn publish_version_artifacts(
          FROM core_repositorycontent rc CROSS JOIN core_contentartifact ca \
          WHERE rc.repository_id = $3 AND rc.version_added <= $4 \
          AND (rc.version_removed IS NULL OR rc.version_removed > $4) AND ca.content_id = rc.content_id",
-        new_id_sql(db.backend())
+        SequentialIds::sql(db.backend())
     );
+    let ids = SequentialIds::new();
     let n = on_pool!(db, pool => {
         sqlx::query(&sql)
             .bind(Utc::now())
             .bind(publication)
             .bind(version.repository_id)
             .bind(version.number)
+            .bind(&ids.prefix)
+            .bind(ids.start)
             .execute(pool)
             .await?
             .rows_affected()

@@ -13,6 +13,7 @@ use pulp_core::models::{
     DistributionKind, Policy, PublicationFields, PublicationKind, RemoteArtifact, RemoteFields,
     RemoteKind, RepositoryFields, RepositoryKind,
 };
+use pulp_core::publication::publish_version_artifacts;
 use pulp_core::repository::{latest_version, NewVersion, RepositoryType};
 use pulp_core::settings::SettingsSources;
 use pulp_core::storage::{ChecksumType, ExpectedArtifact};
@@ -572,6 +573,57 @@ pulp_core::db_tests! {
         .pulp_id();
         f.distribution("incomplete", "incomplete", |d| d.publication_id = Some(incomplete)).await;
         assert_eq!(f.get("/pulp/content/incomplete/published/f.txt").await.status(), 404);
+    }
+
+    async fn a_version_is_published_under_time_ordered_ids(t: &TestDatabase) {
+        let f = Fixture::new(t).await;
+        let repo = f.repository("r").await;
+        let mut units = Vec::new();
+        for name in ["a.txt", "b/c.txt", "d.txt"] {
+            units.push(f.stored_blob(name, name.as_bytes()).await.0);
+        }
+        let v1 = f.add(repo, &units, &[]).await;
+        let version = latest_version(f.app.db(), repo).await.unwrap();
+        assert_eq!(version.pulp_id, v1);
+        let mut published = Vec::new();
+        for round in 0..2 {
+            let publication = create::<BlobPublication>(
+                f.app.db(),
+                Default::default(),
+                PublicationFields { repository_version_id: Some(v1), complete: true, ..Default::default() },
+                BlobPublication {},
+            )
+            .await
+            .unwrap()
+            .pulp_id();
+            let n = publish_version_artifacts(f.app.db(), publication, &version).await.unwrap();
+            assert_eq!(n, 3);
+            let db = f.app.db();
+            let ids: Vec<PulpId> = on_pool!(db, pool => sqlx::query_scalar(
+                "SELECT pulp_id FROM core_publishedartifact WHERE publication_id = $1 ORDER BY pulp_id")
+                .bind(publication).fetch_all(pool).await.unwrap());
+            // Time-ordered ids (version 7), counted up within the statement.
+            for id in &ids {
+                assert_eq!(id.0.get_version_num(), 7, "{id}");
+            }
+            let low = |id: &PulpId| id.0.as_u128() & ((1u128 << 48) - 1);
+            let prefix = |id: &PulpId| id.0.as_u128() >> 48;
+            assert!(ids.windows(2).all(|w| prefix(&w[0]) == prefix(&w[1])), "{ids:?}");
+            let mut lows: Vec<u128> = ids.iter().map(low).collect();
+            lows.sort_unstable();
+            assert!(lows.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+            f.distribution(&format!("p{round}"), &format!("p{round}"), |d| {
+                d.publication_id = Some(publication)
+            })
+            .await;
+            published.extend(ids);
+        }
+        let mut distinct = published.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 6, "{published:?}");
+        assert_eq!(f.get("/pulp/content/p0/b/c.txt").await.text().await.unwrap(), "b/c.txt");
+        assert_eq!(f.get("/pulp/content/p1/d.txt").await.text().await.unwrap(), "d.txt");
     }
 
     async fn overlapping_base_paths_are_refused(t: &TestDatabase) {
