@@ -23,14 +23,13 @@ NGINX_PORT=${NGINX_PORT:-8883}
 API=http://127.0.0.1:24947
 WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-publish-ab.XXXXXX")
 . benches/lib/fixture.sh
+. benches/lib/client.sh
 serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
 backends=(sqlite)
 [ -n "${PULP_TEST_POSTGRES_URL:-}" ] && backends+=(postgres)
 [ -n "${BACKENDS:-}" ] && read -r -a backends <<<"$BACKENDS"
 
-call() { curl -fsS -u admin:password -H 'Content-Type: application/json' "$@"; }
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 ms() { echo $(($(date -d "$1" +%s%N) / 1000000)); }
 
 # Runs a task to its end: prints "task_ms client_ms" (the task's JSON in $WORK/last.json).
@@ -77,8 +76,6 @@ one_server() { # $1 = binary, $2 = backend; prints "task_ms client_ms" per publi
     [ -z "$name" ] || psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE $name"
     rm -rf "$data"
 }
-
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2)}'; }
 
 declare -A results
 for round in $(seq 1 "$ROUNDS"); do

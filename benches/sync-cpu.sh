@@ -21,12 +21,11 @@ NGINX_PORT=${NGINX_PORT:-8882}
 API=http://127.0.0.1:24927
 WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-sync-cpu.XXXXXX")
 . benches/lib/fixture.sh
+. benches/lib/client.sh
 serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
 TICKS=$(getconf CLK_TCK)
 
-call() { curl -fsS -u admin:password -H 'Content-Type: application/json' "$@"; }
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 # CPU ticks of every PostgreSQL process (live backends, and the exited ones the postmaster
 # reaped) and of the server.
 ticks() {
@@ -67,8 +66,6 @@ one_sync() { # $1 = binary; prints "wall_ms pg_cpu_ms server_cpu_ms"
     case $state in *completed*) ;; *) echo "sync with $1: $state" >&2; exit 1 ;; esac
     echo "$(((t1 - t0) / 1000000)) $(((pg1 - pg0) * 1000 / TICKS)) $(((sv1 - sv0) * 1000 / TICKS))"
 }
-
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2)}'; }
 
 declare -A results
 for round in $(seq 1 "$ROUNDS"); do

@@ -238,6 +238,24 @@ impl Fixture {
         (unit.pulp_id(), ca.pulp_id)
     }
 
+    /// A publication of `version` (returns its id).
+    async fn publication(&self, version: PulpId, complete: bool) -> PulpId {
+        let fields = PublicationFields {
+            repository_version_id: Some(version),
+            complete,
+            ..Default::default()
+        };
+        create::<BlobPublication>(
+            self.app.db(),
+            Default::default(),
+            fields,
+            BlobPublication {},
+        )
+        .await
+        .unwrap()
+        .pulp_id()
+    }
+
     async fn add(&self, repository: PulpId, content: &[PulpId], remove: &[PulpId]) -> PulpId {
         let mut version = NewVersion::start(&self.app, repository).await.unwrap();
         version.add_content(content).await.unwrap();
@@ -533,15 +551,7 @@ pulp_core::db_tests! {
 
         // A publication of v1: published artifacts under their own paths, plus metadata.
         let (_, ca_one) = f.blob("f.txt", &sha256(b"one"), None).await;
-        let publication = create::<BlobPublication>(
-            f.app.db(),
-            Default::default(),
-            PublicationFields { repository_version_id: Some(v1), complete: true, ..Default::default() },
-            BlobPublication {},
-        )
-        .await
-        .unwrap()
-        .pulp_id();
+        let publication = f.publication(v1, true).await;
         let meta = f.app.storage().ingest_bytes(Bytes::from_static(b"manifest"), &ExpectedArtifact::any()).await.unwrap();
         let meta = save_artifact(f.app.db(), &meta).await.unwrap();
         let db = f.app.db();
@@ -562,15 +572,7 @@ pulp_core::db_tests! {
         assert!(listing.contains("PULP_MANIFEST") && listing.contains("published/"), "{listing}");
 
         // An incomplete publication serves nothing.
-        let incomplete = create::<BlobPublication>(
-            f.app.db(),
-            Default::default(),
-            PublicationFields { repository_version_id: Some(v1), complete: false, ..Default::default() },
-            BlobPublication {},
-        )
-        .await
-        .unwrap()
-        .pulp_id();
+        let incomplete = f.publication(v1, false).await;
         f.distribution("incomplete", "incomplete", |d| d.publication_id = Some(incomplete)).await;
         assert_eq!(f.get("/pulp/content/incomplete/published/f.txt").await.status(), 404);
     }
@@ -587,15 +589,7 @@ pulp_core::db_tests! {
         assert_eq!(version.pulp_id, v1);
         let mut published = Vec::new();
         for round in 0..2 {
-            let publication = create::<BlobPublication>(
-                f.app.db(),
-                Default::default(),
-                PublicationFields { repository_version_id: Some(v1), complete: true, ..Default::default() },
-                BlobPublication {},
-            )
-            .await
-            .unwrap()
-            .pulp_id();
+            let publication = f.publication(v1, true).await;
             let n = publish_version_artifacts(f.app.db(), publication, &version).await.unwrap();
             assert_eq!(n, 3);
             let db = f.app.db();

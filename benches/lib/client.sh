@@ -1,0 +1,9 @@
+# Sourced by the bench scripts that drive the REST API with curl (no interpreter per request,
+# so the client stays light beside the server it measures).
+
+# call ARGS…: curl as the bench admin, JSON body; fails on HTTP errors.
+call() { curl -fsS -u admin:password -H 'Content-Type: application/json' "$@"; }
+# field NAME: the first string value of NAME in the JSON on stdin (flat, as the API answers).
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+# median: of the integers on stdin, one per line (the mean of the middle two for an even count).
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2)}'; }
