@@ -55,8 +55,9 @@ impl PublishedSource {
 /// whose last 48 bits are counted up from their own value, row by row. So the rows of one
 /// statement sit together at the end of the primary key, as ids made by [`PulpId::new`] do
 /// (a random id per row touched one index page per row of a big table). The counted bits
-/// start at a random value, so two statements in the same millisecond (sharing also 26
-/// random bits) would need overlapping ranges of 2^48 to meet.
+/// start at a random value: for two statements' ids to meet, they would have to start in
+/// the same millisecond, share the prefix's 26 random bits, and count through overlapping
+/// ranges of the 2^48 values.
 struct SequentialIds {
     /// The first 24 characters of the hyphenated id (`xxxxxxxx-xxxx-7xxx-xxxx-`).
     prefix: String,
