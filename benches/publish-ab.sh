@@ -20,10 +20,12 @@ ROUNDS=${ROUNDS:-3}; PUBLISHES=${PUBLISHES:-6}; N=${N_FILES:-5000}
 SHARED=${SHARED:-../shared/bench}
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
 NGINX_PORT=${NGINX_PORT:-8883}
-API=http://127.0.0.1:24947
+API_PORT=24947; CONTENT_PORT=24946
+API=http://127.0.0.1:$API_PORT
 WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-publish-ab.XXXXXX")
 . benches/lib/fixture.sh
 . benches/lib/client.sh
+. benches/lib/server.sh
 serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
 backends=(sqlite)
@@ -32,18 +34,13 @@ backends=(sqlite)
 
 ms() { echo $(($(date -d "$1" +%s%N) / 1000000)); }
 
-# Runs a task to its end: prints "task_ms client_ms" (the task's JSON in $WORK/last.json).
+# Runs a task to its end: prints "task_ms client_ms".
 run_task() { # $1 = path to POST, $2 = body
     local task t0 t1 s
     t0=$(date +%s%N)
     task=$(call -X POST "$API$1" -d "$2" | field task)
-    while :; do
-        s=$(call "$API$task")
-        case $s in *'"finished_at":"'*) break ;; esac
-        sleep 0.01
-    done
+    s=$(wait_task "$task" 0.01)
     t1=$(date +%s%N)
-    echo "$s" >"$WORK/last.json"
     case $s in *'"error":null'*) ;; *) echo "task $1 failed: $s" >&2; exit 1 ;; esac
     local started finished
     started=$(grep -o '"started_at":"[^"]*"' <<<"$s" | cut -d'"' -f4)
@@ -52,18 +49,9 @@ run_task() { # $1 = path to POST, $2 = body
 }
 
 one_server() { # $1 = binary, $2 = backend; prints "task_ms client_ms" per publish
-    local name="" url="" data="$WORK/data-$RANDOM"
-    mkdir -p "$data"
-    if [ "$2" = postgres ]; then
-        name="pulp_publish_ab_$RANDOM$RANDOM"
-        psql "$PULP_TEST_POSTGRES_URL" -qAtc "CREATE DATABASE $name"
-        url="${PULP_TEST_POSTGRES_URL%/*}/$name"
-    fi
-    env ${url:+PULP_DATABASE_URL=$url} PULP_DATA_DIR="$data" PULP_ADMIN_PASSWORD=password \
-        PULP_API_BIND=127.0.0.1:24947 PULP_CONTENT_BIND=127.0.0.1:24946 RUST_LOG=warn \
-        "$1" serve >"$data/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do curl -sf -o /dev/null "$API/pulp/api/v3/status/" && break; sleep 0.1; done
+    local url=""
+    [ "$2" = postgres ] && url=$(fresh_pg)
+    start_server "$1" "$url"
     local repo remote
     repo=$(call -X POST "$API/pulp/api/v3/repositories/file/file/" -d '{"name":"ab"}' | field pulp_href)
     remote=$(call -X POST "$API/pulp/api/v3/remotes/file/file/" \
@@ -72,9 +60,8 @@ one_server() { # $1 = binary, $2 = backend; prints "task_ms client_ms" per publi
     for _ in $(seq 1 "$PUBLISHES"); do
         run_task /pulp/api/v3/publications/file/file/ "{\"repository\":\"$repo\"}"
     done
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-    [ -z "$name" ] || psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE $name"
-    rm -rf "$data"
+    stop_server
+    [ -z "$url" ] || drop_pg "$url"
 }
 
 declare -A results

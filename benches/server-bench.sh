@@ -28,6 +28,7 @@ FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
 NGINX_PORT=${NGINX_PORT:-8880}
 API_PORT=24917; CONTENT_PORT=24916
 . benches/lib/fixture.sh
+. benches/lib/server.sh
 serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
 if [ "${FLOOR:-1}" = 1 ]; then
@@ -36,30 +37,6 @@ if [ "${FLOOR:-1}" = 1 ]; then
     echo "python3 start (median of 5): $starts s"
 fi
 
-start_server() { # $1 = database url ('' for SQLite in the data dir)
-    local data="$WORK/data-$RANDOM"
-    mkdir -p "$data"
-    env ${1:+PULP_DATABASE_URL=$1} PULP_DATA_DIR="$data" PULP_ADMIN_PASSWORD=password \
-        PULP_API_BIND=127.0.0.1:$API_PORT PULP_CONTENT_BIND=127.0.0.1:$CONTENT_PORT RUST_LOG=${SERVER_LOG:-warn} \
-        "$BIN" serve >"$data/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do
-        curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/pulp/api/v3/status/" && return 0
-        sleep 0.1
-    done
-    echo "the server did not start" >&2; cat "$data/server.log" >&2; exit 1
-}
-stop_server() {
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-    if [ -n "${WORK_LOGS:-}" ]; then mkdir -p "$WORK_LOGS"; cp "$WORK"/data-*/server.log "$WORK_LOGS/" 2>/dev/null || true; fi
-}
-
-fresh_pg() { # prints the URL of a new, empty database
-    local name="pulp_bench_$RANDOM$RANDOM"
-    psql "$PULP_TEST_POSTGRES_URL" -qAtc "CREATE DATABASE $name" >/dev/null
-    echo "${PULP_TEST_POSTGRES_URL%/*}/$name"
-}
-drop_pg() { psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE IF EXISTS ${1##*/}" >/dev/null; }
 
 export API="http://127.0.0.1:$API_PORT" CONTENT="http://127.0.0.1:$CONTENT_PORT" AUTH=admin:password
 backends=(sqlite)
@@ -69,7 +46,7 @@ read -r -a policies <<<"${POLICIES:-immediate on_demand}"
 for backend in "${backends[@]}"; do
     if [ "${FLOOR:-1}" = 1 ]; then
         url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
-        start_server "$url"
+        start_server "$BIN" "$url"
         echo "== $backend, client floor: on_demand sync and publish of 1 file"
         bash "$SHARED/sync-bench.sh" "http://127.0.0.1:$((NGINX_PORT + 1))/PULP_MANIFEST" on_demand "f$RANDOM"
         stop_server
@@ -77,7 +54,7 @@ for backend in "${backends[@]}"; do
     fi
     for policy in "${policies[@]}"; do
         url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
-        start_server "$url"
+        start_server "$BIN" "$url"
         echo "== $backend, $policy, $N files"
         bash "$SHARED/sync-bench.sh" "$MANIFEST" "$policy" "b$RANDOM"
         stop_server
@@ -85,7 +62,7 @@ for backend in "${backends[@]}"; do
     done
     [ "${LATENCY:-1}" = 0 ] && continue
     url=""; [ "$backend" = postgres ] && url=$(fresh_pg)
-    start_server "$url"
+    start_server "$BIN" "$url"
     echo "== $backend, task round trips"
     bash "$SHARED/task-latency.sh" 200
     stop_server

@@ -18,10 +18,12 @@ ROUNDS=${ROUNDS:-10}; POLICY=${POLICY:-on_demand}; N=${N_FILES:-5000}
 SHARED=${SHARED:-../shared/bench}
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N}
 NGINX_PORT=${NGINX_PORT:-8882}
-API=http://127.0.0.1:24927
+API_PORT=24927; CONTENT_PORT=24926
+API=http://127.0.0.1:$API_PORT
 WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-sync-cpu.XXXXXX")
 . benches/lib/fixture.sh
 . benches/lib/client.sh
+. benches/lib/server.sh
 serve_fixture "$FIXTURE" "$NGINX_PORT" "$N"
 MANIFEST="http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST"
 TICKS=$(getconf CLK_TCK)
@@ -39,30 +41,20 @@ ticks() {
 }
 
 one_sync() { # $1 = binary; prints "wall_ms pg_cpu_ms server_cpu_ms"
-    local name="pulp_sync_cpu_$RANDOM$RANDOM" data="$WORK/data-$RANDOM"
-    psql "$PULP_TEST_POSTGRES_URL" -qAtc "CREATE DATABASE $name"
-    mkdir -p "$data"
-    PULP_DATABASE_URL="${PULP_TEST_POSTGRES_URL%/*}/$name" PULP_DATA_DIR="$data" \
-        PULP_ADMIN_PASSWORD=password PULP_API_BIND=127.0.0.1:24927 PULP_CONTENT_BIND=127.0.0.1:24926 \
-        RUST_LOG=warn "$1" serve >"$data/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do curl -sf -o /dev/null "$API/pulp/api/v3/status/" && break; sleep 0.1; done
+    local url
+    url=$(fresh_pg)
+    start_server "$1" "$url"
     local repo remote task state t0 t1 pg0 sv0 pg1 sv1
     repo=$(call -X POST "$API/pulp/api/v3/repositories/file/file/" -d '{"name":"cpu"}' | field pulp_href)
     remote=$(call -X POST "$API/pulp/api/v3/remotes/file/file/" \
         -d "{\"name\":\"cpu\",\"url\":\"$MANIFEST\",\"policy\":\"$POLICY\"}" | field pulp_href)
     read -r pg0 sv0 < <(ticks); t0=$(date +%s%N)
     task=$(call -X POST "$API${repo}sync/" -d "{\"remote\":\"$remote\"}" | field task)
-    while :; do
-        # Fields come sorted: the task's own state is the last "state" (after its reports').
-        state=$(call "$API$task" | grep -o '"state":"[a-z]*"' | tail -1)
-        case $state in *completed* | *failed* | *canceled*) break ;; esac
-        sleep 0.05
-    done
+    # Fields come sorted: the task's own state is the last "state" (after its reports').
+    state=$(wait_task "$task" | grep -o '"state":"[a-z]*"' | tail -1)
     t1=$(date +%s%N); read -r pg1 sv1 < <(ticks)
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-    psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE $name"
-    rm -rf "$data"
+    stop_server
+    drop_pg "$url"
     case $state in *completed*) ;; *) echo "sync with $1: $state" >&2; exit 1 ;; esac
     echo "$(((t1 - t0) / 1000000)) $(((pg1 - pg0) * 1000 / TICKS)) $(((sv1 - sv0) * 1000 / TICKS))"
 }

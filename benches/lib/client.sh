@@ -7,3 +7,13 @@ call() { curl -fsS -u admin:password -H 'Content-Type: application/json' "$@"; }
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 # median: of the integers on stdin, one per line (the mean of the middle two for an even count).
 median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[NR/2]+v[NR/2+1])/2)}'; }
+# wait_task HREF [SECONDS]: polls the task every SECONDS (default 0.05) until it has ended;
+# prints its final JSON.
+wait_task() {
+    local s
+    while :; do
+        s=$(call "$API$1")
+        case $s in *'"finished_at":"'*) echo "$s"; return ;; esac
+        sleep "${2:-0.05}"
+    done
+}
