@@ -16,13 +16,11 @@ BIN=target/release/pulp-server
 WORK=$(mktemp -d /tmp/pulp-on-demand-bench.XXXXXX)
 FIXTURE=${FIXTURE:-/tmp/pulp-fixture-small-$N}
 PORT=${NGINX_PORT:-8881}
+API_PORT=24917; CONTENT_PORT=24916
 . benches/lib/fixture.sh
+. benches/lib/server.sh
 serve_fixture "$FIXTURE" "$PORT" "$N" --min 1024 --max 16384
-env ${PULP_BENCH_DATABASE_URL:+PULP_DATABASE_URL=$PULP_BENCH_DATABASE_URL} PULP_DATA_DIR="$WORK/data" \
-    PULP_ADMIN_PASSWORD=password PULP_API_BIND=127.0.0.1:24917 PULP_CONTENT_BIND=127.0.0.1:24916 \
-    RUST_LOG=warn "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -sf -o /dev/null http://127.0.0.1:24917/pulp/api/v3/status/ && break; sleep 0.1; done
+start_server "$BIN" "${PULP_BENCH_DATABASE_URL:-}"
 python3 - "$FIXTURE/PULP_MANIFEST" "http://127.0.0.1:$PORT/PULP_MANIFEST" <<'PY'
 import base64, concurrent.futures as cf, hashlib, json, sys, time, urllib.request
 manifest_path, manifest_url = sys.argv[1], sys.argv[2]
