@@ -124,6 +124,20 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
         shutdown.clone(),
     ));
 
+    // The worker goes online before the API answers: its first status lists the worker.
+    let online_worker = match roles.worker {
+        true => {
+            let options = WorkerOptions {
+                burst: roles.burst,
+                ..WorkerOptions::default()
+            };
+            let runner = Worker::new(app.clone(), options);
+            tracing::info!(name = %runner.name(), burst = roles.burst, "worker online");
+            Some(runner.online().await?)
+        }
+        false => None,
+    };
+
     let mut servers = tokio::task::JoinSet::new();
     if let Some(listener) = api_listener {
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "REST API listening");
@@ -141,17 +155,10 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
             pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
         });
     }
-    let mut worker = None;
-    if roles.worker {
-        let options = WorkerOptions {
-            burst: roles.burst,
-            ..WorkerOptions::default()
-        };
+    let worker = online_worker.map(|runner| {
         let stop = shutdown.clone();
-        let runner = Worker::new(app.clone(), options);
-        tracing::info!(name = %runner.name(), burst = roles.burst, "worker online");
-        worker = Some(tokio::spawn(async move { runner.run(stop).await }));
-    }
+        tokio::spawn(async move { runner.run(stop).await })
+    });
     let mut result = Ok(());
     if let Some(worker) = worker {
         match worker.await {

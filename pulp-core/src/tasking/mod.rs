@@ -39,7 +39,7 @@ pub(crate) use registry::register_builtin;
 pub use registry::{TaskFn, TaskFunctions, TaskOutput};
 pub use state::TaskState;
 pub use wakeup::Wakeup;
-pub use worker::{reap_missing_workers, Worker, WorkerOptions};
+pub use worker::{reap_missing_workers, OnlineWorker, Worker, WorkerOptions};
 
 /// Names of the tasks pulp-core itself registers.
 pub mod builtin {

@@ -49,18 +49,47 @@ impl Worker {
         &self.name
     }
 
-    /// Runs tasks until `shutdown` (or, in burst mode, until none is runnable); the task in
-    /// progress at shutdown is finished first. Returns how many tasks it ran.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<usize, TaskingError> {
-        let db = self.app.db().clone();
-        let ttl = Duration::from_secs(self.app.settings().worker_ttl);
+    /// Registers the worker's heartbeat: from here on it is listed among the online workers
+    /// (a process serving the API as well goes online first, so that its status lists its
+    /// worker from the first answer). [`OnlineWorker::run`] then runs tasks.
+    pub async fn online(self) -> Result<OnlineWorker, TaskingError> {
         let heartbeat = Heartbeat::register(
-            &db,
+            self.app.db(),
             AppType::Worker,
             self.name.clone(),
             self.app.component_versions(),
         )
         .await?;
+        Ok(OnlineWorker {
+            worker: self,
+            heartbeat,
+        })
+    }
+
+    /// Goes online ([`Worker::online`]) and runs tasks ([`OnlineWorker::run`]).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<usize, TaskingError> {
+        self.online().await?.run(shutdown).await
+    }
+}
+
+/// A [`Worker`] whose heartbeat is registered.
+#[derive(Debug)]
+pub struct OnlineWorker {
+    worker: Worker,
+    heartbeat: Heartbeat,
+}
+
+impl OnlineWorker {
+    /// Runs tasks until `shutdown` (or, in burst mode, until none is runnable); the task in
+    /// progress at shutdown is finished first; then unregisters. Returns how many tasks it
+    /// ran.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<usize, TaskingError> {
+        let OnlineWorker {
+            worker: this,
+            heartbeat,
+        } = self;
+        let db = this.app.db().clone();
+        let ttl = Duration::from_secs(this.app.settings().worker_ttl);
         let stop_helpers = CancellationToken::new();
         // If this future is dropped (its task aborted), the helpers stop with it.
         let _stop_on_drop = stop_helpers.clone().drop_guard();
@@ -73,12 +102,12 @@ impl Worker {
         let listening = match &db {
             Database::Postgres(pool) => Some(tokio::spawn(listen_postgres(
                 pool.clone(),
-                self.app.wakeup().clone(),
+                this.app.wakeup().clone(),
                 stop_helpers.clone(),
             ))),
             Database::Sqlite(_) => None,
         };
-        let poll = self.options.poll_interval.unwrap_or(match &db {
+        let poll = this.options.poll_interval.unwrap_or(match &db {
             Database::Sqlite(_) => Duration::from_millis(100),
             Database::Postgres(_) => Duration::from_secs(1),
         });
@@ -92,23 +121,23 @@ impl Worker {
         // must not. At most one end is in flight; on SQLite ends are recorded in line.
         let mut ending: Option<tokio::task::JoinHandle<()>> = None;
         while !shutdown.is_cancelled() {
-            let wakeup = self.app.wakeup().clone();
+            let wakeup = this.app.wakeup().clone();
             let notified = wakeup.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match scheduler::claim_next(&db, &self.name).await {
+            match scheduler::claim_next(&db, &this.name).await {
                 Ok(Some(task)) => {
-                    let ended = run_to_end(&self.app, task).await;
+                    let ended = run_to_end(&this.app, task).await;
                     if let Some(previous) = ending.take() {
                         let _ = previous.await;
                     }
                     match &db {
                         Database::Postgres(_) => {
-                            let app = self.app.clone();
+                            let app = this.app.clone();
                             ending =
                                 Some(tokio::spawn(async move { record_end(&app, ended).await }));
                         }
-                        Database::Sqlite(_) => record_end(&self.app, ended).await,
+                        Database::Sqlite(_) => record_end(&this.app, ended).await,
                     }
                     ran += 1;
                     continue;
@@ -119,7 +148,7 @@ impl Worker {
                         let _ = previous.await;
                         continue;
                     }
-                    if self.options.burst {
+                    if this.options.burst {
                         break;
                     }
                 }
