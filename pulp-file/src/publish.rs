@@ -117,10 +117,10 @@ pub async fn publish(
 }
 
 /// The manifest of a version's files (the content artifacts
-/// [`publish_version_artifacts`] publishes), ordered by path.
+/// [`publish_version_artifacts`] publishes), ordered by the bytes of their paths.
 async fn manifest_text(app: &App, version: &RepositoryVersion) -> Result<String, PublishError> {
     let db = app.db();
-    let rows: Vec<(String, String, Option<i64>)> = on_pool!(db, pool => {
+    let mut rows: Vec<(String, String, Option<i64>)> = on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT ca.relative_path, f.digest, COALESCE(a.size, \
                 (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id)) \
@@ -129,14 +129,17 @@ async fn manifest_text(app: &App, version: &RepositoryVersion) -> Result<String,
              JOIN file_filecontent f ON f.pulp_id = rc.content_id \
              LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
              WHERE rc.repository_id = $1 AND rc.version_added <= $2 \
-             AND (rc.version_removed IS NULL OR rc.version_removed > $2) \
-             ORDER BY ca.relative_path",
+             AND (rc.version_removed IS NULL OR rc.version_removed > $2)",
         )
         .bind(version.repository_id)
         .bind(version.number)
         .fetch_all(pool)
         .await?
     });
+    // Sorted here, by the paths' bytes: the same order on every database and collation (a
+    // PostgreSQL database in a language's collation would sort paths differently from
+    // SQLite), and no collation-aware sort in the database.
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut text = String::with_capacity(rows.len() * 96);
     for (relative_path, digest, size) in rows {
         let size = size

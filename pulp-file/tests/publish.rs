@@ -88,6 +88,38 @@ pulp_plugin_api::testing::db_tests! {
         assert!(find_published(app.db(), publication.pulp_id(), "nope").await.expect("find").is_none());
     }
 
+    async fn the_manifest_lists_paths_in_byte_order_whatever_the_collation(t: &TestDatabase) {
+        let app = app(t).await;
+        // Byte order: "B.txt" < "Z/z.txt" < "a.txt" < "ä.txt"; a language's collation puts
+        // "a.txt" and "ä.txt" first.
+        let fixture = Fixture::with_files(
+            ["a.txt", "ä.txt", "B.txt", "Z/z.txt"]
+                .iter()
+                .map(|p| (p.to_string(), format!("file {p}\n").into_bytes()))
+                .collect(),
+        );
+        if app.db().backend() == pulp_plugin_api::Backend::Postgres {
+            // The paths compared in a language's collation (ICU's root locale), as in a
+            // database created in one.
+            pulp_plugin_api::on_pool!(app.db(), pool => {
+                pulp_plugin_api::deps::sqlx::query(
+                    "ALTER TABLE core_contentartifact ALTER COLUMN relative_path TYPE text COLLATE \"und-x-icu\"",
+                )
+                .execute(pool)
+                .await
+                .expect("collation");
+            });
+        }
+        let server = TestServer::serving(fixture.path()).await;
+        let repo = repository(&app, "ordered").await;
+        let version = synced(&app, &fixture, &server, Policy::OnDemand, repo.pulp_id()).await;
+        let publication = pulp_file::publish(&app, version, None).await.expect("publish");
+        let manifest = manifest_of(&app, publication.pulp_id(), "PULP_MANIFEST").await;
+        let paths: Vec<&str> = manifest.lines().filter_map(|l| l.split(',').next()).collect();
+        assert_eq!(paths, ["B.txt", "Z/z.txt", "a.txt", "ä.txt"]);
+        assert_eq!(manifest, fixture.expected_manifest());
+    }
+
     async fn on_demand_versions_publish_with_remote_sizes_and_a_custom_manifest_name(t: &TestDatabase) {
         let app = app(t).await;
         let fixture = Fixture::new(4);
