@@ -118,6 +118,22 @@ pulp_plugin_api::testing::db_tests! {
         assert_eq!(latest_version(app.db(), repo.pulp_id()).await.expect("latest").number, 2);
     }
 
+    async fn a_unit_given_twice_is_added_once(t: &TestDatabase) {
+        let app = app(t).await;
+        let repo = repository(&app, "twice").await;
+        let ids = save(&app, (0..3).map(|i| file(&format!("f{i}"), i)).collect()).await;
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.add_content(&[ids[0], ids[1], ids[0]]).await.expect("add with a repeated id");
+        v.add_content(&[ids[1], ids[2]]).await.expect("add again");
+        let v1 = v.commit().await.expect("commit").expect("a version");
+        assert_eq!(v1.counts.added.get("file.file"), Some(&3));
+        assert_eq!(ids_of(&app, repo.pulp_id(), 1).await, ids.iter().copied().collect());
+        // Present already: a new version with nothing else changes nothing.
+        let mut v = NewVersion::start(&app, repo.pulp_id()).await.expect("start");
+        v.add_content(&[ids[2], ids[2]]).await.expect("add present units");
+        assert!(v.commit().await.expect("commit").is_none());
+    }
+
     async fn writes_through_the_scope_transaction_are_honoured(t: &TestDatabase) {
         // A new version skips putting back removed units and replacing earlier ones while
         // it knows there are none; a plugin writing through `transaction()` ends that.

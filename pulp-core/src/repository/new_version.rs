@@ -183,12 +183,18 @@ impl NewVersion {
                             .execute(&mut **tx)
                             .await?;
                     }
+                    // Units present already are skipped by the unique index of present
+                    // units itself (`ON CONFLICT`), not by a `NOT EXISTS` probe: with
+                    // statistics that call the table empty (an analyzed new database, or
+                    // one whose repositories were emptied) PostgreSQL ran that probe as a
+                    // sequential scan per added unit, over the rows the statement was
+                    // adding: 5,000 units took 150 ms instead of 35, and the time grew with
+                    // the square of the count. An id given twice is added once.
                     sqlx::query(
                         "INSERT INTO core_repositorycontent (repository_id, content_id, version_added, version_removed) \
                          SELECT $1, c.pulp_id, $2, NULL FROM unnest($3::uuid[]) AS u(id) \
                          JOIN core_content c ON c.pulp_id = u.id \
-                         WHERE NOT EXISTS (SELECT 1 FROM core_repositorycontent p WHERE p.repository_id = $1 \
-                         AND p.content_id = c.pulp_id AND p.version_removed IS NULL)",
+                         ON CONFLICT (repository_id, content_id) WHERE version_removed IS NULL DO NOTHING",
                     )
                     .bind(repository)
                     .bind(number)
