@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# A/B of server binaries on making a big repository version when PostgreSQL's statistics call
+# the membership table empty: on a fresh database and server, a one-file sync, then every
+# membership row deleted and `VACUUM ANALYZE core_repositorycontent` (as after deleting the
+# repositories of a database, once autovacuum has run: no pages, zero rows), then an on_demand
+# sync of N files into a new repository. The same sync on a database with no such statistics
+# is measured beside it. Prints the task's time and the time the version step took (from the
+# server's log), per binary and case; the version step is where a plan chosen for an empty
+# table showed (its time grew with the square of the units).
+#
+# usage: benches/emptied-stats.sh BIN [BIN ...]
+# env: PULP_TEST_POSTGRES_URL (required), ROUNDS (default 2), N_FILES (default 20000; a
+#      fixture of small files, 512 B-1 KiB, made by ../shared/bench/make-file-fixture.py and
+#      served by nginx through ../shared/bench/fixture-nginx.sh), WORK_ROOT (default /tmp)
+# needs: nginx, curl, psql.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { sed -n 2,15p "$0"; exit 2; }
+: "${PULP_TEST_POSTGRES_URL:?set PULP_TEST_POSTGRES_URL to an empty PostgreSQL database URL}"
+ROUNDS=${ROUNDS:-2}; N=${N_FILES:-20000}
+SHARED=${SHARED:-../shared/bench}
+FIXTURE=${FIXTURE:-/tmp/pulp-fixture-$N-small}
+NGINX_PORT=${NGINX_PORT:-8883}; ONE_PORT=$((NGINX_PORT + 1))
+API_PORT=24937; CONTENT_PORT=24936
+API=http://127.0.0.1:$API_PORT
+WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-emptied-stats.XXXXXX")
+. benches/lib/fixture.sh
+. benches/lib/client.sh
+. benches/lib/server.sh
+serve_fixture "$FIXTURE" "$NGINX_PORT" "$N" --min 512 --max 1024 --seed 7
+serve_fixture "/tmp/pulp-fixture-1" "$ONE_PORT" 1
+SERVER_LOG=pulp_core::pipeline::declarative=debug
+
+sync_into_new_repository() { # $1 = name, $2 = manifest URL; prints the final task JSON
+    local repo remote task
+    repo=$(call -X POST "$API/pulp/api/v3/repositories/file/file/" -d "{\"name\":\"$1\"}" | field pulp_href)
+    remote=$(call -X POST "$API/pulp/api/v3/remotes/file/file/" \
+        -d "{\"name\":\"$1\",\"url\":\"$2\",\"policy\":\"on_demand\"}" | field pulp_href)
+    task=$(call -X POST "$API${repo}sync/" -d "{\"remote\":\"$remote\"}" | field task)
+    wait_task "$task"
+}
+
+millis() { # the task JSON on stdin -> started_at to finished_at, in ms
+    python3 -c 'import json,sys,datetime as D
+d=json.load(sys.stdin); f=lambda s: D.datetime.fromisoformat(s.replace("Z","+00:00"))
+assert d["state"]=="completed", d
+print(int((f(d["finished_at"])-f(d["started_at"])).total_seconds()*1000))'
+}
+
+one_case() { # $1 = binary, $2 = emptied|fresh; prints "task_ms version_ms"
+    local url task_ms version_ms
+    url=$(fresh_pg)
+    start_server "$1" "$url"
+    if [ "$2" = emptied ]; then
+        sync_into_new_repository first "http://127.0.0.1:$ONE_PORT/PULP_MANIFEST" >/dev/null
+        psql "$url" -qc "DELETE FROM core_repositorycontent" -c "VACUUM ANALYZE core_repositorycontent"
+    fi
+    task_ms=$(sync_into_new_repository big "http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST" | millis)
+    version_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$SERVER_DATA/server.log" | grep -o 'version_ms=[0-9]*' | tail -1 | cut -d= -f2)
+    stop_server
+    drop_pg "$url"
+    echo "$task_ms $version_ms"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    for bin in "$@"; do
+        for case in fresh emptied; do
+            read -r task_ms version_ms < <(one_case "$bin" "$case")
+            printf 'round %s  %-8s %s  on_demand sync of %s files: task %s ms, version step %s ms\n' \
+                "$round" "$case" "$bin" "$N" "$task_ms" "$version_ms"
+        done
+    done
+done
