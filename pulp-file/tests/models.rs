@@ -248,7 +248,8 @@ pulp_plugin_api::testing::db_tests! {
         let mut ra = RemoteArtifact {
             content_artifact_id: links[0].pulp_id,
             remote_id: remote.pulp_id(),
-            // Characters the COPY text format gives a meaning: backslash, tab, newline.
+            // Characters the COPY text format gives a meaning (backslash, tab, newline) come
+            // back as they were, whichever format the rows went in.
             url: "https://example.org/a\\b\tc\nd".into(),
             size: Some(7),
             digests: [(pulp_plugin_api::ChecksumType::Sha256, "b".repeat(64))].into_iter().collect(),
