@@ -6,9 +6,8 @@
 //!
 //! The rows go in PostgreSQL's binary format when every value has a binary form for its
 //! column's type (ids, times, integers, booleans, floats, text, JSON): the server then reads
-//! an id or a time as the bytes it stores instead of parsing its text, which took a sixth of
-//! the server's time for a sync's rows. Any other column type makes that `COPY` use the text
-//! format.
+//! an id or a time as the bytes it stores instead of parsing its text (the `COPY`s of a sync
+//! took a sixth less time). Any other column type makes that `COPY` use the text format.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -142,6 +141,13 @@ fn encode_binary(data: &mut Vec<u8>, value: &SqlValue, ty: BinaryType) -> Option
         data.extend_from_slice(bytes);
         Some(())
     };
+    // jsonb's binary form: a version byte (1), then the text.
+    let jsonb = |data: &mut Vec<u8>, text: &str| -> Option<()> {
+        data.extend_from_slice(&i32::try_from(text.len() + 1).ok()?.to_be_bytes());
+        data.push(1);
+        data.extend_from_slice(text.as_bytes());
+        Some(())
+    };
     match (value, ty) {
         (
             SqlValue::Text(None)
@@ -154,18 +160,9 @@ fn encode_binary(data: &mut Vec<u8>, value: &SqlValue, ty: BinaryType) -> Option
             _,
         ) => data.extend_from_slice(&(-1i32).to_be_bytes()),
         (SqlValue::Text(Some(s)), BinaryType::Text) => field(data, s.as_bytes())?,
-        (SqlValue::Text(Some(s)), BinaryType::Jsonb) => {
-            data.extend_from_slice(&i32::try_from(s.len() + 1).ok()?.to_be_bytes());
-            data.push(1);
-            data.extend_from_slice(s.as_bytes());
-        }
+        (SqlValue::Text(Some(s)), BinaryType::Jsonb) => jsonb(data, s)?,
         (SqlValue::Json(Some(v)), BinaryType::Text) => field(data, v.to_string().as_bytes())?,
-        (SqlValue::Json(Some(v)), BinaryType::Jsonb) => {
-            let text = v.to_string();
-            data.extend_from_slice(&i32::try_from(text.len() + 1).ok()?.to_be_bytes());
-            data.push(1);
-            data.extend_from_slice(text.as_bytes());
-        }
+        (SqlValue::Json(Some(v)), BinaryType::Jsonb) => jsonb(data, &v.to_string())?,
         (SqlValue::Int(Some(n)), BinaryType::Int8) => field(data, &n.to_be_bytes())?,
         (SqlValue::Int(Some(n)), BinaryType::Int4) => {
             field(data, &i32::try_from(*n).ok()?.to_be_bytes())?
