@@ -11,7 +11,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // The router's handlers get their state here, once; each connection then takes a clone of
+    // it (an `Arc`). Served as a plain `Router`, axum re-applies the state on every new
+    // connection, which rebuilds the routing tables of every route: most of the server's
+    // work for a short request on a connection of its own, as curl and pulp-cli make.
+    axum::serve(listener, router.with_state(()).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
 }
