@@ -34,10 +34,21 @@ pub fn binary_in(dir: &Path) -> Command {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+    use std::hash::{BuildHasher, Hasher};
+    // Chosen below Linux's ephemeral range (32768-60999): a port the system handed out free
+    // from that range could go to a client connection's local end (the tests open many)
+    // before the server binds it, as CI saw once. Another test may still take the same one,
+    // so servers are started again on new ports when theirs was taken.
+    for _ in 0..200 {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = 20_000 + (random % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
 
 /// Runs a command that must end within `limit`; kills it otherwise.
@@ -162,34 +173,42 @@ pub struct Serving {
     pub content: String,
 }
 
-/// Starts `pulp-server serve` on the test database and waits until its API answers.
+/// Starts `pulp-server serve` on the test database and waits until its API answers; starts
+/// it again on other ports when it exits first (a port taken between [`free_port`] and the
+/// server's bind).
 pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
-    let (api_port, content_port) = (free_port(), free_port());
-    let mut command = binary_in(t.dir.path());
-    command
-        .env("PULP_DATABASE_URL", &t.url)
-        .env("PULP_ADMIN_PASSWORD", PASSWORD)
-        .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
-        .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let process = Running(command.spawn().expect("start pulp-server serve"));
-    let api = format!("http://127.0.0.1:{api_port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let up = reqwest::blocking::get(format!("{api}/pulp/api/v3/status/"))
-            .map(|r| r.status().is_success())
-            .unwrap_or(false);
-        if up {
-            break;
-        }
-        assert!(Instant::now() < deadline, "pulp-server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
+    for attempt in 1..=5 {
+        let (api_port, content_port) = (free_port(), free_port());
+        let mut command = binary_in(t.dir.path());
+        command
+            .env("PULP_DATABASE_URL", &t.url)
+            .env("PULP_ADMIN_PASSWORD", PASSWORD)
+            .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
+            .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let mut process = Running(command.spawn().expect("start pulp-server serve"));
+        let api = format!("http://127.0.0.1:{api_port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let exited = loop {
+            if let Ok(Some(status)) = process.0.try_wait() {
+                break status;
+            }
+            let up = reqwest::blocking::get(format!("{api}/pulp/api/v3/status/"))
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if up {
+                return Serving {
+                    process,
+                    api,
+                    content: format!("http://127.0.0.1:{content_port}"),
+                };
+            }
+            assert!(Instant::now() < deadline, "pulp-server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        eprintln!("pulp-server exited with {exited} before answering (attempt {attempt}); starting it again on other ports");
     }
-    Serving {
-        process,
-        api,
-        content: format!("http://127.0.0.1:{content_port}"),
-    }
+    panic!("pulp-server exited before answering, five times")
 }
