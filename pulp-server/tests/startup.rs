@@ -104,10 +104,14 @@ fn version_is_printed() {
 }
 
 async fn serve_answers_status_and_stops_cleanly(t: &TestDatabase) {
-    let mut command = binary_in(t.dir.path());
-    command
-        .env("PULP_DATABASE_URL", &t.url)
-        .env("PULP_WORKER_TTL", "3");
+    let (dir, url) = (t.dir.path().to_path_buf(), t.url.clone());
+    let command = move || {
+        let mut command = binary_in(&dir);
+        command
+            .env("PULP_DATABASE_URL", &url)
+            .env("PULP_WORKER_TTL", "3");
+        command
+    };
     let mut server = Server::start(command, "serve");
     let status = server.wait_ready().await;
 
@@ -237,8 +241,12 @@ async fn serve_on_postgres() {
 async fn serve_runs_on_embedded_defaults_with_no_set_up() {
     // No database URL, no storage settings: SQLite and a local directory under ./pulp-data.
     let dir = scratch_dir();
-    let mut command = binary();
-    command.current_dir(dir.path());
+    let path = dir.path().to_path_buf();
+    let command = move || {
+        let mut command = binary();
+        command.current_dir(&path);
+        command
+    };
     let mut server = Server::start(command, "serve");
     let status = server.wait_ready().await;
     assert_eq!(status["database_connection"]["connected"], true);

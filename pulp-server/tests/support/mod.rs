@@ -70,41 +70,70 @@ pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
     output
 }
 
+/// Spawns `pulp-server <role>` from `command()` with its API and content app on free ports;
+/// returns the process and the two base URLs.
+fn spawn_on_free_ports(command: &dyn Fn() -> Command, role: &str) -> (Child, String, String) {
+    let (api_port, content_port) = (free_port(), free_port());
+    let child = command()
+        .arg(role)
+        .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
+        .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start: {e}"));
+    (
+        child,
+        format!("http://127.0.0.1:{api_port}"),
+        format!("http://127.0.0.1:{content_port}"),
+    )
+}
+
 /// A running `pulp-server` process, killed when dropped.
 pub struct Server {
     pub child: Child,
     pub api: String,
     pub content: String,
+    /// Makes the command again, to start the server on other ports.
+    command: Box<dyn Fn() -> Command + Send>,
+    role: String,
 }
 
 impl Server {
-    /// Starts `pulp-server <role>` and waits until the API answers `/status/`.
-    pub fn start(mut command: Command, role: &str) -> Server {
-        let (api_port, content_port) = (free_port(), free_port());
-        command
-            .arg(role)
-            .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
-            .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start: {e}"));
-        let server = Server {
-            child,
-            api: format!("http://127.0.0.1:{api_port}"),
-            content: format!("http://127.0.0.1:{content_port}"),
+    /// Starts `pulp-server <role>` from `command()` on free ports, its standard output
+    /// piped; [`Server::wait_ready`] waits until it answers.
+    pub fn start(command: impl Fn() -> Command + Send + 'static, role: &str) -> Server {
+        let command = move || {
+            let mut command = command();
+            command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+            command
         };
-        server
+        let (child, api, content) = spawn_on_free_ports(&command, role);
+        Server {
+            child,
+            api,
+            content,
+            command: Box::new(command),
+            role: role.to_string(),
+        }
     }
 
-    /// Polls `/status/` until it answers 200 (panics after 30 s).
+    /// Polls `/status/` until it answers 200 (panics after 30 s); starts the server again
+    /// on other ports when it exits first (a port taken between [`free_port`] and its bind),
+    /// up to five times.
     pub async fn wait_ready(&mut self) -> serde_json::Value {
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut attempt = 1;
+        let mut deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("pulp-server exited early with {status}");
+                assert!(
+                    attempt < 5,
+                    "pulp-server exited early with {status}, five times"
+                );
+                eprintln!("pulp-server exited with {status} before answering (attempt {attempt}); starting it again on other ports");
+                attempt += 1;
+                (self.child, self.api, self.content) =
+                    spawn_on_free_ports(&self.command, &self.role);
+                deadline = Instant::now() + Duration::from_secs(30);
             }
             if let Ok(response) = client
                 .get(format!("{}/pulp/api/v3/status/", self.api))
@@ -177,19 +206,19 @@ pub struct Serving {
 /// it again on other ports when it exits first (a port taken between [`free_port`] and the
 /// server's bind).
 pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
-    for attempt in 1..=5 {
-        let (api_port, content_port) = (free_port(), free_port());
-        let mut command = binary_in(t.dir.path());
+    let (dir, url) = (t.dir.path().to_path_buf(), t.url.clone());
+    let command = move || {
+        let mut command = binary_in(&dir);
         command
-            .env("PULP_DATABASE_URL", &t.url)
+            .env("PULP_DATABASE_URL", &url)
             .env("PULP_ADMIN_PASSWORD", PASSWORD)
-            .env("PULP_API_BIND", format!("127.0.0.1:{api_port}"))
-            .env("PULP_CONTENT_BIND", format!("127.0.0.1:{content_port}"))
-            .arg("serve")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        let mut process = Running(command.spawn().expect("start pulp-server serve"));
-        let api = format!("http://127.0.0.1:{api_port}");
+        command
+    };
+    for attempt in 1..=5 {
+        let (child, api, content) = spawn_on_free_ports(&command, "serve");
+        let mut process = Running(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         let exited = loop {
             if let Ok(Some(status)) = process.0.try_wait() {
@@ -202,7 +231,7 @@ pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
                 return Serving {
                     process,
                     api,
-                    content: format!("http://127.0.0.1:{content_port}"),
+                    content,
                 };
             }
             assert!(Instant::now() < deadline, "pulp-server did not come up");
