@@ -22,8 +22,6 @@ WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/pulp-connection-bench.XXXXXX")
 . benches/lib/server.sh
 TICKS=$(getconf CLK_TCK)
 
-server_ticks() { cut -d' ' -f14-15 "/proc/$SERVER_PID/stat" | awk '{print $1 + $2}'; }
-
 one_binary() { # $1 = binary; prints one line per path
     local url="" path t0 t1 c0 c1
     [ -n "${PULP_TEST_POSTGRES_URL:-}" ] && url=$(fresh_pg)

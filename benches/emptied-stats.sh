@@ -41,15 +41,8 @@ sync_into_new_repository() { # $1 = name, $2 = manifest URL; prints the final ta
     wait_task "$task"
 }
 
-millis() { # the task JSON on stdin -> started_at to finished_at, in ms
-    python3 -c 'import json,sys,datetime as D
-d=json.load(sys.stdin); f=lambda s: D.datetime.fromisoformat(s.replace("Z","+00:00"))
-assert d["state"]=="completed", d
-print(int((f(d["finished_at"])-f(d["started_at"])).total_seconds()*1000))'
-}
-
 one_case() { # $1 = binary, $2 = emptied|fresh; prints "task_ms version_ms"
-    local url task_ms version_ms
+    local url final task version
     url=$(fresh_pg)
     start_server "$1" "$url"
     if [ "$2" = emptied ]; then
@@ -58,11 +51,13 @@ one_case() { # $1 = binary, $2 = emptied|fresh; prints "task_ms version_ms"
             -c "DELETE FROM core_artifact" -c "VACUUM ANALYZE core_repositorycontent, core_content, \
                 file_filecontent, core_contentartifact, core_remoteartifact, core_artifact"
     fi
-    task_ms=$(sync_into_new_repository big "http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST" | millis)
-    version_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$SERVER_DATA/server.log" | grep -o 'version_ms=[0-9]*' | tail -1 | cut -d= -f2)
+    final=$(sync_into_new_repository big "http://127.0.0.1:$NGINX_PORT/PULP_MANIFEST")
+    case $final in *'"error":null'*) ;; *) echo "sync with $1 failed: $final" >&2; exit 1 ;; esac
+    task=$(task_ms <<<"$final")
+    version=$(sed 's/\x1b\[[0-9;]*m//g' "$SERVER_DATA/server.log" | grep -o 'version_ms=[0-9]*' | tail -1 | cut -d= -f2)
     stop_server
     drop_pg "$url"
-    echo "$task_ms $version_ms"
+    echo "$task $version"
 }
 
 for round in $(seq 1 "$ROUNDS"); do

@@ -32,8 +32,6 @@ backends=(sqlite)
 [ -n "${PULP_TEST_POSTGRES_URL:-}" ] && backends+=(postgres)
 [ -n "${BACKENDS:-}" ] && read -r -a backends <<<"$BACKENDS"
 
-ms() { echo $(($(date -d "$1" +%s%N) / 1000000)); }
-
 # Runs a task to its end: prints "task_ms client_ms".
 run_task() { # $1 = path to POST, $2 = body
     local task t0 t1 s
@@ -42,10 +40,7 @@ run_task() { # $1 = path to POST, $2 = body
     s=$(wait_task "$task" 0.01)
     t1=$(date +%s%N)
     case $s in *'"error":null'*) ;; *) echo "task $1 failed: $s" >&2; exit 1 ;; esac
-    local started finished
-    started=$(grep -o '"started_at":"[^"]*"' <<<"$s" | cut -d'"' -f4)
-    finished=$(grep -o '"finished_at":"[^"]*"' <<<"$s" | cut -d'"' -f4)
-    echo "$(($(ms "$finished") - $(ms "$started"))) $(((t1 - t0) / 1000000))"
+    echo "$(task_ms <<<"$s") $(((t1 - t0) / 1000000))"
 }
 
 one_server() { # $1 = binary, $2 = backend; prints "task_ms client_ms" per publish

@@ -36,8 +36,7 @@ ticks() {
         read -r -a s < <(cut -d' ' -f14-17 "/proc/$p/stat" 2>/dev/null || echo 0 0 0 0)
         pg=$((pg + s[0] + s[1] + s[2] + s[3]))
     done
-    read -r -a s < <(cut -d' ' -f14-15 "/proc/$SERVER_PID/stat")
-    echo "$pg $((s[0] + s[1]))"
+    echo "$pg $(server_ticks)"
 }
 
 one_sync() { # $1 = binary; prints "wall_ms pg_cpu_ms server_cpu_ms"

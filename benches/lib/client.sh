@@ -17,3 +17,11 @@ wait_task() {
         sleep "${2:-0.05}"
     done
 }
+# task_ms: the time from started_at to finished_at of the task JSON on stdin, in ms.
+task_ms() {
+    local s started finished
+    s=$(cat)
+    started=$(grep -o '"started_at":"[^"]*"' <<<"$s" | cut -d'"' -f4)
+    finished=$(grep -o '"finished_at":"[^"]*"' <<<"$s" | cut -d'"' -f4)
+    echo $((($(date -d "$finished" +%s%N) - $(date -d "$started" +%s%N)) / 1000000))
+}

@@ -34,3 +34,7 @@ fresh_pg() {
 }
 # drop_pg URL: drops the database fresh_pg made.
 drop_pg() { psql "$PULP_TEST_POSTGRES_URL" -qAtc "DROP DATABASE IF EXISTS ${1##*/}" >/dev/null; }
+
+# server_ticks: the CPU time (user + system) of the server started by start_server, in clock
+# ticks (getconf CLK_TCK per second).
+server_ticks() { cut -d' ' -f14-15 "/proc/$SERVER_PID/stat" | awk '{print $1 + $2}'; }
