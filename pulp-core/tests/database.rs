@@ -146,3 +146,27 @@ pulp_core::db_tests! {
         assert!(users.set_password("admin", "", true).await.is_err(), "empty passwords are refused");
     }
 }
+
+/// SQLite's memory is bounded for the whole process, not per pooled connection.
+#[tokio::test]
+async fn sqlite_memory_has_one_bound_for_the_process() {
+    let t = TestDatabase::sqlite().await;
+    let limits: Vec<i64> = on_pool!(&t.db, pool => {
+        let mut limits = Vec::new();
+        for _ in 0..2 {
+            // Two connections at once: each reports the process-wide limit.
+            limits.push(pool.acquire().await.expect("connection"));
+        }
+        let mut values = Vec::new();
+        for conn in &mut limits {
+            let limit: i64 = sqlx::query_scalar("PRAGMA soft_heap_limit")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("pragma");
+            values.push(limit);
+        }
+        values
+    });
+    assert_eq!(limits, [32 * 1024 * 1024; 2]);
+    t.cleanup().await;
+}

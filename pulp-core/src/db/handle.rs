@@ -65,6 +65,13 @@ impl Database {
             // to big repositories touch index pages all over the file. More made a 100,000-file
             // sync's memory grow with the repository (the cache fills as the tables grow).
             .pragma("cache_size", "-32768")
+            // And 32 MiB for all of SQLite's memory in this process together (page caches,
+            // prepared statements), whatever the number of pooled connections: SQLite then
+            // reuses cache pages instead of allocating more. Without it every connection that
+            // had served a big sync or list kept its own full cache, so the process grew with
+            // the pool (a 200,000-file sync: 65 MiB of SQLite memory). Measured: no sync or
+            // version step got slower (docs/performance.md, eleventh session).
+            .pragma("soft_heap_limit", "33554432")
             // Checkpoint the WAL into the database file every 8,192 pages (32 MiB) instead of
             // SQLite's 1,000: a checkpoint runs inside whichever commit crosses the mark and
             // costs two disk flushes, so a bulk change (a sync) met one every few batches.

@@ -108,13 +108,27 @@ pub(crate) fn native(
     (out, ordered)
 }
 
+/// Most values a statement may bind and still be kept prepared on its connection.
+///
+/// Bulk statements list one placeholder group per row, so their text changes with the
+/// number of rows, and each text is a statement of its own in the connection's cache (sqlx
+/// keeps 100 per connection). On SQLite the prepared statement lives in this process and
+/// grows with its placeholders (a 6,000-value `INSERT` is megabytes of bytecode): cached
+/// on every pooled connection, for every row count a sync happened to use, they made a
+/// big sync's memory grow with its size. Statements past this many values are prepared for
+/// one use, which costs little next to the rows they write.
+pub(crate) const MAX_CACHED_BINDS: usize = 64;
+
 /// Builds `$query($sql)` for `$backend` (see [`native`]), binds every value of `$values`
-/// (an iterator of [`SqlValue`]) and evaluates `$tail` with the query as `$q`.
+/// (an iterator of [`SqlValue`]) and evaluates `$tail` with the query as `$q`. A statement
+/// with more than [`MAX_CACHED_BINDS`] values is not kept prepared.
 macro_rules! bind_all {
     ($backend:expr, $query:path, $sql:expr, $values:expr, |$q:ident| $tail:expr) => {{
         let (sql, values) =
             $crate::models::sql::native($backend, $sql, $values.into_iter().collect());
-        let mut $q = $query(&sql);
+        let keep = $backend == $crate::db::Backend::Postgres
+            || values.len() <= $crate::models::sql::MAX_CACHED_BINDS;
+        let mut $q = $query(&sql).persistent(keep);
         for value in values {
             $q = $q.bind(value);
         }
@@ -175,5 +189,44 @@ mod tests {
         assert_eq!(values_rows(1, 2, 2), "($1, $2), ($3, $4)");
         assert_eq!(rows_per_statement(6), 5_000);
         assert_eq!(rows_per_statement(10), 3_000);
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod database_tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// `SELECT 1 WHERE 0 NOT IN ($1, …, $n)` and its `n` values.
+    fn statement(n: usize) -> (String, Vec<SqlValue>) {
+        let sql = format!("SELECT 1 WHERE 0 NOT IN ({})", placeholders(1, n));
+        (
+            sql,
+            (1..=n as i64).map(|i| SqlValue::Int(Some(i))).collect(),
+        )
+    }
+
+    crate::db_tests! {
+        async fn statements_with_many_values_are_not_kept_prepared_on_sqlite(t: &TestDatabase) {
+            let backend = t.db.backend();
+            crate::on_pool!(&t.db, pool => {
+                let mut conn = pool.acquire().await.expect("connection");
+                let before = conn.cached_statements_size();
+                let (small, values) = statement(2);
+                bind_all!(backend, sqlx::query, &small, values, |q| q
+                    .execute(&mut *conn)
+                    .await
+                    .expect("small statement"));
+                assert_eq!(conn.cached_statements_size(), before + 1);
+                let (big, values) = statement(MAX_CACHED_BINDS + 1);
+                bind_all!(backend, sqlx::query, &big, values, |q| q
+                    .execute(&mut *conn)
+                    .await
+                    .expect("big statement"));
+                // PostgreSQL keeps them (in the server's memory, not this process's).
+                let kept = usize::from(backend == Backend::Postgres);
+                assert_eq!(conn.cached_statements_size(), before + 1 + kept);
+            });
+        }
     }
 }
