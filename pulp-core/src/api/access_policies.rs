@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::generic::page_ids;
+use super::generic::page;
 use super::list::{
     core_object_reference, in_id_order, ordering, parse_bool, reference_filters, text_filters,
     BadIds, Page, Paging, QueryParams, SqlValue, SqlWhere, TEXT_LOOKUPS,
@@ -181,12 +181,16 @@ async fn list(
         ],
         "m.viewset_name, m.pulp_id",
     )?;
-    let (count, ids) = page_ids(&app, "core_accesspolicy m", &filter, &order, paging).await?;
-    let policies = access_policy::get_many(app.db(), &ids).await?;
-    let results: Vec<Value> = in_id_order(&ids, policies, |p| p.pulp_id)
-        .iter()
-        .map(|p| select_fields(response(p), raw.as_deref()))
-        .collect();
+    let from = "core_accesspolicy m";
+    let app = &app;
+    let (count, results) = page(app, from, &filter, &order, paging, |ids| async move {
+        let policies = access_policy::get_many(app.db(), &ids).await?;
+        Ok(in_id_order(&ids, policies, |p| p.pulp_id)
+            .iter()
+            .map(|p| select_fields(response(p), raw.as_deref()))
+            .collect::<Vec<Value>>())
+    })
+    .await?;
     let base = format!("{}{API_ROOT}/access_policies/", base_url(&headers));
     Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
 }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::generic::page_ids;
+use super::generic::page;
 use super::generic::refs::parse_version;
 use super::list::{in_id_order, ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
 use super::multipart::{
@@ -238,12 +238,22 @@ async fn list(
         );
     }
     let order = ordering(&query, ORDERING, "m.pulp_created, m.pulp_id")?;
-    let (count, ids) = page_ids(&app, "core_artifact m", &filter, &order, paging).await?;
-    let found = artifacts_by_id(app.db(), &ids).await?;
-    let results: Vec<Value> = in_id_order(&ids, found, |a| a.pulp_id)
-        .iter()
-        .map(|a| select_fields(a.to_response(), raw.as_deref()))
-        .collect();
+    let app = &app;
+    let (count, results) = page(
+        app,
+        "core_artifact m",
+        &filter,
+        &order,
+        paging,
+        |ids| async move {
+            let found = artifacts_by_id(app.db(), &ids).await?;
+            Ok(in_id_order(&ids, found, |a| a.pulp_id)
+                .iter()
+                .map(|a| select_fields(a.to_response(), raw.as_deref()))
+                .collect::<Vec<Value>>())
+        },
+    )
+    .await?;
     let base = format!("{}{API_ROOT}/artifacts/", base_url(&headers));
     Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
 }

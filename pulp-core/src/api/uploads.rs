@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::generic::{page_ids, task_response};
+use super::generic::{page, task_response};
 use super::list::{in_id_order, ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
 use super::multipart::{
     check_length, multipart_error, part_stream, part_text, storage_error, upload_limit,
@@ -310,12 +310,22 @@ async fn list(
         ],
         "m.pulp_created, m.pulp_id",
     )?;
-    let (count, ids) = page_ids(&app, "core_upload m", &filter, &order, paging).await?;
-    let found = uploads(&app, &ids).await?;
-    let results: Vec<Value> = in_id_order(&ids, found, |u| u.pulp_id)
-        .iter()
-        .map(|u| select_fields(response(u), raw.as_deref()))
-        .collect();
+    let app = &app;
+    let (count, results) = page(
+        app,
+        "core_upload m",
+        &filter,
+        &order,
+        paging,
+        |ids| async move {
+            let found = uploads(app, &ids).await?;
+            Ok(in_id_order(&ids, found, |u| u.pulp_id)
+                .iter()
+                .map(|u| select_fields(response(u), raw.as_deref()))
+                .collect::<Vec<Value>>())
+        },
+    )
+    .await?;
     let base = format!("{}{API_ROOT}/uploads/", base_url(&headers));
     Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
 }

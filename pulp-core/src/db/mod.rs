@@ -93,5 +93,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0010_published_keys.sqlite.sql"),
             postgres: include_str!("migrations/core_0010_published_keys.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0011_content_count",
+            sqlite: include_str!("migrations/core_0011_content_count.sqlite.sql"),
+            postgres: include_str!("migrations/core_0011_content_count.postgres.sql"),
+        },
     ]
 }

@@ -188,9 +188,12 @@ pub async fn list<T: Detail>(
     } else {
         format!("{table} m")
     };
-    let (count, ids) = page_ids(&app, &from, &filter, &order, paging).await?;
-    let models = models::get_many::<T>(app.db(), &ids).await?;
-    let rendered = render(&app, &models).await?;
+    let app = &app;
+    let (count, rendered) = page(app, &from, &filter, &order, paging, |ids| async move {
+        let models = models::get_many::<T>(app.db(), &ids).await?;
+        render(app, &models).await
+    })
+    .await?;
     let results: Vec<Value> = rendered
         .into_iter()
         .map(|v| select_fields(v, raw.as_deref()))
@@ -374,32 +377,61 @@ pub fn ordering_columns(table: &str) -> Vec<(&'static str, &'static str)> {
     columns
 }
 
-/// The total and the ids of one page of `SELECT m.pulp_id FROM <from> <filter> <order>`.
-pub async fn page_ids(
+/// One page of `SELECT m.pulp_id FROM <from> <filter> <order>`, turned into results by
+/// `load`, and the total of the list, counted meanwhile on another connection: a list's
+/// exact `COUNT(*)` walks every matching row and is most of the time of a page of a big
+/// table, and nothing on the page depends on it.
+pub async fn page<R, F, Fut>(
     app: &App,
     from: &str,
     filter: &SqlWhere,
     order: &str,
     paging: Paging,
-) -> Result<(i64, Vec<PulpId>), ApiError> {
-    let count_sql = format!("SELECT COUNT(*) FROM {from} {}", filter.sql());
+    load: F,
+) -> Result<(i64, R), ApiError>
+where
+    F: FnOnce(Vec<PulpId>) -> Fut,
+    Fut: std::future::Future<Output = Result<R, ApiError>>,
+{
+    let rows = async {
+        let ids = page_of_ids(app, from, filter, order, paging).await?;
+        load(ids).await
+    };
+    tokio::try_join!(count_rows(app, from, filter), rows)
+}
+
+/// `SELECT COUNT(*) FROM <from> <filter>`.
+async fn count_rows(app: &App, from: &str, filter: &SqlWhere) -> Result<i64, ApiError> {
+    let sql = format!("SELECT COUNT(*) FROM {from} {}", filter.sql());
+    let count = crate::on_pool!(app.db(), pool => {
+        crate::bind_values!(sqlx::query_scalar(&sql), filter.values()).fetch_one(pool).await?
+    });
+    Ok(count)
+}
+
+/// The ids of one page of `SELECT m.pulp_id FROM <from> <filter> <order>`.
+async fn page_of_ids(
+    app: &App,
+    from: &str,
+    filter: &SqlWhere,
+    order: &str,
+    paging: Paging,
+) -> Result<Vec<PulpId>, ApiError> {
     let n = filter.len();
-    let page_sql = format!(
+    let sql = format!(
         "SELECT m.pulp_id FROM {from} {} {order} LIMIT ${} OFFSET ${}",
         filter.sql(),
         n + 1,
         n + 2
     );
-    let (count, ids): (i64, Vec<PulpId>) = crate::on_pool!(app.db(), pool => {
-        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
-        let ids = crate::bind_values!(sqlx::query_scalar(&page_sql), filter.values())
+    let ids = crate::on_pool!(app.db(), pool => {
+        crate::bind_values!(sqlx::query_scalar(&sql), filter.values())
             .bind(paging.limit)
             .bind(paging.offset)
             .fetch_all(pool)
-            .await?;
-        (count, ids)
+            .await?
     });
-    Ok((count, ids))
+    Ok(ids)
 }
 
 /// The read handler of `T`.

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Json;
 use serde_json::Value;
 
-use super::crud::{common_filters, ordering_columns, page_ids};
+use super::crud::{common_filters, ordering_columns, page};
 use super::kinds::kind_info;
 use crate::api::list::{ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
 use crate::api::openapi::{
@@ -68,7 +68,23 @@ async fn list_kind(
         &ordering_columns(table),
         "m.pulp_created, m.pulp_id",
     )?;
-    let (count, ids) = page_ids(&app, &format!("{table} m"), &filter, &order, paging).await?;
+    let from = format!("{table} m");
+    let (count, results) = page(&app, &from, &filter, &order, paging, |ids| {
+        render_page(&app, table, ids, raw.as_deref())
+    })
+    .await?;
+    let base = format!("{}{API_ROOT}/{endpoint}/", base_url(&headers));
+    Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
+}
+
+/// The page of a kind's list with these ids, each unit rendered by its type's handler, in
+/// the order of `ids`.
+async fn render_page(
+    app: &App,
+    table: &'static str,
+    ids: Vec<PulpId>,
+    raw: Option<&str>,
+) -> Result<Vec<Value>, ApiError> {
     let mut types: HashMap<PulpId, String> = HashMap::new();
     if !ids.is_empty() {
         let mut f = SqlWhere::new(app.db().backend());
@@ -96,18 +112,17 @@ async fn list_kind(
             }
         }
     }
-    let results: Vec<Value> = ids
+    let results = ids
         .iter()
         .filter_map(|id| {
             let t = types.get(id)?;
-            let href = super::refs::href_of(&app, table, t, *id)?;
+            let href = super::refs::href_of(app, table, t, *id)?;
             let mut value = rendered.remove(&href)?;
             value["pulp_type"] = Value::String(t.clone());
-            Some(select_fields(value, raw.as_deref()))
+            Some(select_fields(value, raw))
         })
         .collect();
-    let base = format!("{}{API_ROOT}/{endpoint}/", base_url(&headers));
-    Ok(Json(Page::new(results, count, paging, &base, &query)).into_response())
+    Ok(results)
 }
 
 async fn list_versions(

@@ -18,7 +18,7 @@ pub use body::{body_object, parse_labels, parse_parts, writable_fields};
 pub use content::{version_filter_params, version_filters};
 pub use crud::{
     common_filters, existing, general_create, general_delete, general_update, ordering_columns,
-    page_ids, resource, single, task_response, DetailOps, OpFuture, GENERAL_CREATE, GENERAL_DELETE,
+    page, resource, single, task_response, DetailOps, OpFuture, GENERAL_CREATE, GENERAL_DELETE,
     GENERAL_UPDATE,
 };
 pub use masters::mount_kind_lists;
