@@ -93,9 +93,17 @@ fn wrk(url: &str) -> Option<String> {
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    text.lines()
+    let rate = text
+        .lines()
         .find(|l| l.starts_with("Requests/sec:"))
-        .map(|l| l.trim_start_matches("Requests/sec:").trim().to_string())
+        .map(|l| l.trim_start_matches("Requests/sec:").trim().to_string())?;
+    // Failed requests are quick: a rate that counts them would flatter the server.
+    let failed = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Non-2xx or 3xx responses:"))
+        .map(|l| format!(", {}", l.trim()))
+        .unwrap_or_default();
+    Some(format!("{rate}{failed}"))
 }
 
 async fn run(name: &str, db: TestDatabase, units: usize) {
