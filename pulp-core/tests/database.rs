@@ -152,13 +152,13 @@ pulp_core::db_tests! {
 async fn sqlite_memory_has_one_bound_for_the_process() {
     let t = TestDatabase::sqlite().await;
     let limits: Vec<i64> = on_pool!(&t.db, pool => {
-        let mut limits = Vec::new();
+        let mut connections = Vec::new();
         for _ in 0..2 {
             // Two connections at once: each reports the process-wide limit.
-            limits.push(pool.acquire().await.expect("connection"));
+            connections.push(pool.acquire().await.expect("connection"));
         }
         let mut values = Vec::new();
-        for conn in &mut limits {
+        for conn in &mut connections {
             let limit: i64 = sqlx::query_scalar("PRAGMA soft_heap_limit")
                 .fetch_one(&mut **conn)
                 .await
