@@ -37,6 +37,9 @@ pub enum AppError {
 /// Collects plugins, then builds an [`App`].
 pub struct AppBuilder {
     sources: SettingsSources,
+    /// Tasks of the layers above the domain (the REST API's `general_create`, …), which the
+    /// composition root ([`App::builder`]) adds: every process must be able to run them.
+    core_tasks: Vec<fn(&mut TaskFunctions)>,
     plugins: Vec<Box<dyn Plugin>>,
     duplicate: Option<String>,
 }
@@ -54,6 +57,12 @@ impl std::fmt::Debug for AppBuilder {
 }
 
 impl AppBuilder {
+    /// Adds tasks every process of the app can run (what a layer above the domain dispatches).
+    pub fn core_tasks(mut self, register: fn(&mut TaskFunctions)) -> Self {
+        self.core_tasks.push(register);
+        self
+    }
+
     /// Adds a plugin (adding the same one twice makes `build` fail, naming it).
     pub fn plugin(mut self, plugin: impl Plugin) -> Self {
         if self.plugins.iter().any(|p| p.name() == plugin.name()) {
@@ -80,7 +89,9 @@ impl AppBuilder {
             "pulpcore.app",
         ));
         crate::tasking::register_builtin(&mut registry.tasks);
-        crate::api::register_tasks(&mut registry.tasks);
+        for register in &self.core_tasks {
+            register(&mut registry.tasks);
+        }
         for plugin in &self.plugins {
             registry.owner = plugin.name().to_string();
             plugin.register(&mut registry);
@@ -144,10 +155,12 @@ struct AppInner {
 }
 
 impl App {
-    /// A builder reading settings from `sources`.
-    pub fn builder(sources: SettingsSources) -> AppBuilder {
+    /// A builder of an app of the domain alone, reading settings from `sources` (see
+    /// [`App::builder`], which adds the tasks of the REST API).
+    pub fn domain_builder(sources: SettingsSources) -> AppBuilder {
         AppBuilder {
             sources,
+            core_tasks: Vec::new(),
             plugins: Vec::new(),
             duplicate: None,
         }
@@ -220,6 +233,12 @@ impl App {
         &self.inner.wakeup
     }
 
+    /// What the plugins (and core) declared: the layers above the domain (the REST API, the
+    /// content app) derive what they serve from it.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     /// The name this process registers under (`<pid>@<host>`).
     pub fn process_name(&self) -> &str {
         &self.inner.process_name
@@ -239,7 +258,7 @@ impl App {
     pub fn content_guard_check(
         &self,
         pulp_type: &str,
-    ) -> Option<std::sync::Arc<dyn crate::content_app::ContentGuardCheck>> {
+    ) -> Option<std::sync::Arc<dyn crate::content_guard::ContentGuardCheck>> {
         self.inner
             .registry
             .guard_checks
@@ -267,33 +286,6 @@ impl App {
     /// The version hooks of the repository type `pulp_type`, if a plugin declared it.
     pub fn repository_hooks(&self, pulp_type: &str) -> Option<crate::repository::RepositoryHooks> {
         self.inner.registry.repository_hooks.get(pulp_type).copied()
-    }
-
-    /// The generic operations of detail type `pulp_type` of the kind stored in `table`.
-    pub fn detail_ops(
-        &self,
-        table: &str,
-        pulp_type: &str,
-    ) -> Option<crate::api::generic::DetailOps> {
-        self.inner
-            .registry
-            .detail_ops
-            .get(&(table.to_string(), pulp_type.to_string()))
-            .copied()
-    }
-
-    /// The API create operation of the single-artifact content type `pulp_type`, if a plugin
-    /// declared it with [`Registry::content_upload`](crate::plugin::Registry::content_upload).
-    pub fn content_upload_ops(
-        &self,
-        pulp_type: &str,
-    ) -> Option<crate::api::content_upload::ContentUploadOps> {
-        self.inner.registry.content_uploads.get(pulp_type).copied()
-    }
-
-    /// What plugins (and core) mount into the REST API.
-    pub fn api_mounters(&self) -> &[crate::api::ApiMounter] {
-        &self.inner.registry.api_mounters
     }
 
     /// The sync task of repository type `pulp_type`.
@@ -361,29 +353,6 @@ impl App {
             .collect();
         all.extend(declared.iter().cloned());
         all
-    }
-
-    /// The ids of the API operations (sorted) that belong to no declared viewset, or whose
-    /// action no statement of their viewset's default policy names: only superusers can ever
-    /// call them. A plugin's tests can assert that this is empty.
-    pub fn operations_without_access_policy(&self) -> Vec<String> {
-        let policies = self.access_policies();
-        let routes = crate::api::api_routes(self);
-        let actions = crate::api::auth::OperationActions::new(&routes, self);
-        let mut uncovered: Vec<String> = routes
-            .operations()
-            .filter(|((method, path), _)| match actions.get(method, path) {
-                None => true,
-                Some((viewset, action)) => !policies
-                    .iter()
-                    .filter(|(name, _)| name == viewset)
-                    .any(|(_, policy)| policy.names_action(action)),
-            })
-            .map(|(_, id)| id.clone())
-            .collect();
-        uncovered.sort();
-        uncovered.dedup();
-        uncovered
     }
 
     /// The default access policy of `viewset_name`, if one is declared.

@@ -91,8 +91,7 @@ pub struct Registry {
     pub(crate) content_uploads:
         std::collections::BTreeMap<String, crate::api::content_upload::ContentUploadOps>,
     pub(crate) content_routes: Vec<ContentRoutes>,
-    pub(crate) guard_checks:
-        std::collections::BTreeMap<String, crate::content_app::guard::GuardCheck>,
+    pub(crate) guard_checks: std::collections::BTreeMap<String, crate::content_guard::GuardCheck>,
     pub(crate) access_policies: Vec<(String, crate::access_policy::AccessPolicy)>,
 }
 
@@ -293,16 +292,16 @@ impl Registry {
     }
 
     /// Declares how content guards of type `pulp_type` decide on requests (see
-    /// [`ContentGuardCheck`](crate::content_app::ContentGuardCheck)). A guarded distribution
+    /// [`ContentGuardCheck`](crate::content_guard::ContentGuardCheck)). A guarded distribution
     /// whose guard type has no check refuses every request with 403.
     pub fn content_guard_check(
         &mut self,
         pulp_type: &str,
-        check: impl crate::content_app::ContentGuardCheck,
+        check: impl crate::content_guard::ContentGuardCheck,
     ) -> &mut Self {
         self.guard_checks.insert(
             pulp_type.to_string(),
-            crate::content_app::guard::GuardCheck(std::sync::Arc::new(check)),
+            crate::content_guard::GuardCheck(std::sync::Arc::new(check)),
         );
         self
     }

@@ -5,13 +5,19 @@ mod support;
 use std::time::Duration;
 
 use pulp_core::testing::{scratch_dir, TestDatabase};
-use support::{binary, binary_in, run_with_limit, Server};
+use support::{binary, binary_in, free_port, run_with_limit, Server};
 
 /// Runs `serve` with one bad setting; it must exit non-zero with one line naming the setting.
+/// Every listener gets its own free port (unless `var` is its setting), so the refusal is
+/// the bad setting's, never a default port that something else on the machine holds.
 fn assert_refused(var: &str, value: &str, named: &str) {
     let dir = scratch_dir();
     let mut command = binary_in(dir.path());
-    command.arg("serve").env(var, value);
+    command
+        .arg("serve")
+        .env("PULP_API_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("PULP_CONTENT_BIND", format!("127.0.0.1:{}", free_port()))
+        .env(var, value);
     let output = run_with_limit(command, Duration::from_secs(40));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{var}={value}: started anyway");

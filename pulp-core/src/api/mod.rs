@@ -5,6 +5,7 @@ mod access_policies;
 mod artifacts;
 pub mod auth;
 pub mod content_upload;
+mod declared;
 mod error;
 mod fields;
 pub mod generic;
