@@ -27,6 +27,7 @@ pub mod content_app;
 pub mod db;
 pub mod download;
 pub mod models;
+pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod publication;

@@ -32,8 +32,12 @@ enum Command {
         #[arg(long)]
         burst: bool,
     },
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit (the only role that migrates, besides
+    /// `serve`).
     Migrate,
+    /// Check settings, database (reachable, migrated), storage (writable) and the content
+    /// origin; print one line per problem and exit non-zero when there is one.
+    Check,
     /// Set the password of the `admin` user (creating it if needed).
     ResetAdminPassword(PasswordArgs),
     /// Set the password of a user (creating it if needed); a user who is not a superuser may
@@ -75,7 +79,7 @@ async fn set_user_password(
     if username.trim().is_empty() {
         return Err(ServerError::Usage("the user name is empty".into()));
     }
-    let app = builder().build().await?;
+    let app = build_app().await?;
     app.migrate().await?;
     let password = match args.password {
         Some(password) => password,
@@ -97,6 +101,20 @@ async fn set_user_password(
     Ok(())
 }
 
+/// Loads the settings, starts logging as they say, and builds the app.
+async fn build_app() -> Result<App, ServerError> {
+    let builder = builder();
+    let settings = match builder.load_settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            crate::logging::init_default();
+            return Err(e.into());
+        }
+    };
+    crate::logging::init(&settings.logging);
+    Ok(builder.build_with(settings).await?)
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<(), ServerError> {
     let roles = match cli.command {
@@ -105,10 +123,25 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
         Command::Content => Roles::content(),
         Command::Worker { burst } => Roles::worker(burst),
         Command::Migrate => {
-            let app = builder().build().await?;
+            let app = build_app().await?;
             let applied = app.migrate().await?;
             println!("applied {applied} migration(s)");
             return Ok(());
+        }
+        Command::Check => {
+            crate::logging::init_default();
+            let problems = crate::check::problems(builder()).await;
+            for problem in &problems {
+                println!("{problem}");
+            }
+            if problems.is_empty() {
+                println!("ready");
+                return Ok(());
+            }
+            return Err(ServerError::Usage(format!(
+                "{} problem(s) found",
+                problems.len()
+            )));
         }
         Command::ResetAdminPassword(args) => {
             set_user_password("admin", true, args).await?;
@@ -123,6 +156,6 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             return Ok(());
         }
     };
-    let app = builder().build().await?;
+    let app = build_app().await?;
     run_roles(app, roles).await
 }
