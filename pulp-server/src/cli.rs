@@ -38,6 +38,22 @@ enum Command {
     /// Check settings, database (reachable, migrated), storage (writable) and the content
     /// origin; print one line per problem and exit non-zero when there is one.
     Check,
+    /// Print a reverse-proxy configuration routing the REST API, the content app and every
+    /// plugin route to this host's listeners (`api_bind`, `content_bind`).
+    WebserverConfig {
+        /// The web server.
+        #[arg(value_enum)]
+        server: crate::webserver::WebServer,
+        /// The port the web server listens on.
+        #[arg(long, default_value_t = 80)]
+        listen: u16,
+        /// The REST API's address (default: the `api_bind` setting).
+        #[arg(long)]
+        api_upstream: Option<String>,
+        /// The content app's address (default: the `content_bind` setting).
+        #[arg(long)]
+        content_upstream: Option<String>,
+    },
     /// Set the password of the `admin` user (creating it if needed).
     ResetAdminPassword(PasswordArgs),
     /// Set the password of a user (creating it if needed); a user who is not a superuser may
@@ -126,6 +142,25 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             let app = build_app().await?;
             let applied = app.migrate().await?;
             println!("applied {applied} migration(s)");
+            return Ok(());
+        }
+        Command::WebserverConfig {
+            server,
+            listen,
+            api_upstream,
+            content_upstream,
+        } => {
+            let app = build_app().await?;
+            let (api, content) = crate::webserver::prefixes(&app);
+            let upstreams = crate::webserver::Upstreams {
+                api: api_upstream.unwrap_or_else(|| app.settings().api_bind.clone()),
+                content: content_upstream.unwrap_or_else(|| app.settings().content_bind.clone()),
+                listen,
+            };
+            print!(
+                "{}",
+                crate::webserver::render(server, &upstreams, &api, &content)
+            );
             return Ok(());
         }
         Command::Check => {

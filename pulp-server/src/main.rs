@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod logging;
 mod roles;
+mod webserver;
 
 use std::process::ExitCode;
 

@@ -18,14 +18,18 @@ const CID: &str = "ops-test-cid-1";
 /// A blocking client of a running server, as `admin`.
 struct Api {
     client: Client,
-    server: Serving,
+    /// Base URLs of the REST API and the content app (the server's, or a proxy's).
+    api: String,
+    content: String,
+    /// Kept running while the client is used.
+    _server: Serving,
 }
 
 impl Api {
     fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.server.api))
+            .request(method, format!("{}{path}", self.api))
             .basic_auth("admin", Some(PASSWORD))
             .header("Correlation-ID", CID);
         if let Some(body) = body {
@@ -112,7 +116,9 @@ fn observed_workflow(t: &TestDatabase) {
     let server = start_server_with(t, log_to(&log));
     let api = Api {
         client: Client::new(),
-        server,
+        api: server.api.clone(),
+        content: server.content.clone(),
+        _server: server,
     };
     let files = fixture(4);
     let sizes: u64 = files
@@ -131,14 +137,14 @@ fn observed_workflow(t: &TestDatabase) {
     // A generated id when the client sends none (Pulp's form: 32 hex digits).
     let status = api
         .client
-        .get(format!("{}/pulp/api/v3/status/", api.server.api))
+        .get(format!("{}/pulp/api/v3/status/", api.api))
         .send()
         .expect("status");
     let generated = status.headers()["correlation-id"].to_str().expect("text");
     assert_eq!(generated.len(), 32, "{generated}");
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
 
-    let before = api.scrape(&api.server.api);
+    let before = api.scrape(&api.api);
     let remote = api.post(
         "/pulp/api/v3/remotes/file/file/",
         json!({"name": "r", "url": files.manifest_url}),
@@ -150,7 +156,7 @@ fn observed_workflow(t: &TestDatabase) {
     let repo_href = repo["pulp_href"].as_str().expect("href");
     let sync = api.finish(&api.post(&format!("{repo_href}sync/"), json!({})));
     assert_eq!(sync["logging_cid"], CID, "{sync}");
-    let after_sync = api.scrape(&api.server.api);
+    let after_sync = api.scrape(&api.api);
 
     let sync_name = sync["name"].as_str().expect("task name");
     let delta = |name: &str, labels: &[(&str, &str)]| {
@@ -213,7 +219,7 @@ fn observed_workflow(t: &TestDatabase) {
         "/pulp/api/v3/distributions/file/file/",
         json!({"name": "d", "base_path": "d", "publication": publication_href}),
     ));
-    let content = api.server.content.clone();
+    let content = api.content.clone();
     let before = api.scrape(&content);
     let (path, sha) = &files.files[1];
     let body = api
@@ -354,4 +360,133 @@ fn a_worker_serves_metrics_on_its_own_port() {
         1.0,
         "{text}"
     );
+}
+
+/// Syncs `files` into a new repository, publishes and distributes it at `d`; the
+/// distribution's base URL.
+fn sync_publish_distribute(api: &Api, manifest_url: &str) -> String {
+    let remote = api.post(
+        "/pulp/api/v3/remotes/file/file/",
+        json!({"name": "r", "url": manifest_url}),
+    );
+    let repo = api.post(
+        "/pulp/api/v3/repositories/file/file/",
+        json!({"name": "repo", "remote": remote["pulp_href"]}),
+    );
+    let repo_href = repo["pulp_href"].as_str().expect("href");
+    api.finish(&api.post(&format!("{repo_href}sync/"), json!({})));
+    let publication = api.finish(&api.post(
+        "/pulp/api/v3/publications/file/file/",
+        json!({"repository": repo_href}),
+    ));
+    let publication_href = publication["created_resources"][0].as_str().expect("href");
+    api.finish(&api.post(
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "d", "base_path": "d", "publication": publication_href}),
+    ));
+    let distribution: Value = api
+        .send(
+            reqwest::Method::GET,
+            "/pulp/api/v3/distributions/file/file/?name=d",
+            None,
+        )
+        .json()
+        .expect("distribution");
+    distribution["results"][0]["base_url"]
+        .as_str()
+        .expect("base_url")
+        .to_string()
+}
+
+/// nginx in front of `server`, configured by `pulp-server webserver-config nginx`.
+fn nginx_in_front(
+    program: &Path,
+    t: &TestDatabase,
+    server: &Serving,
+) -> (support::Running, String) {
+    let strip = |url: &str| url.trim_start_matches("http://").to_string();
+    let port = support::free_port();
+    let mut generate = support::binary_in(t.dir.path());
+    generate
+        .env("PULP_DATABASE_URL", &t.url)
+        .args(["webserver-config", "nginx", "--listen", &port.to_string()])
+        .args(["--api-upstream", &strip(&server.api)])
+        .args(["--content-upstream", &strip(&server.content)]);
+    let output = support::run_with_limit(generate, Duration::from_secs(60));
+    assert!(output.status.success(), "{output:?}");
+    let dir = t.dir.path().join("nginx");
+    std::fs::create_dir_all(&dir).expect("nginx dir");
+    std::fs::write(dir.join("pulp.conf"), &output.stdout).expect("snippet");
+    let main = format!(
+        "daemon off;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{}}\nhttp {{\n    access_log {d}/access.log;\n    client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n    include {d}/pulp.conf;\n}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), main).expect("nginx.conf");
+    let child = std::process::Command::new(program)
+        .args(["-p", &dir.display().to_string(), "-c"])
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(format!("{base}/pulp/api/v3/status/")).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (support::Running(child), base)
+}
+
+fn workflow_through_nginx(program: &Path, t: &TestDatabase) {
+    let server = start_server_with(t, |_| {});
+    let (_nginx, base) = nginx_in_front(program, t, &server);
+    let api = Api {
+        client: Client::new(),
+        api: base.clone(),
+        content: base.clone(),
+        _server: server,
+    };
+    let files = fixture(3);
+    sync_publish_distribute(&api, &files.manifest_url);
+    let (path, sha) = &files.files[2];
+    let body = api
+        .client
+        .get(format!("{base}/pulp/content/d/{path}"))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.bytes())
+        .expect("download through nginx");
+    assert_eq!(hex::encode(sha2::Sha256::digest(&body)), *sha);
+    // Hrefs name the proxy's address, as the client used it.
+    let tasks: Value = api
+        .send(reqwest::Method::GET, "/pulp/api/v3/tasks/?limit=1", None)
+        .json()
+        .expect("tasks");
+    let next = tasks["next"].as_str().unwrap_or_default();
+    assert!(next.starts_with(&base), "{tasks}");
+}
+
+fn nginx() -> Option<std::path::PathBuf> {
+    pulp_core::testing::required_service("PULP_TEST_NGINX", "nginx").map(Into::into)
+}
+
+#[test]
+fn the_file_workflow_through_nginx_on_sqlite() {
+    let Some(program) = nginx() else { return };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let t = runtime.block_on(TestDatabase::sqlite());
+    workflow_through_nginx(&program, &t);
+}
+
+#[test]
+fn the_file_workflow_through_nginx_on_postgres() {
+    let Some(program) = nginx() else { return };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(t) = runtime.block_on(TestDatabase::postgres()) else {
+        return;
+    };
+    workflow_through_nginx(&program, &t);
+    runtime.block_on(t.cleanup());
 }
