@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use pulp_core::api::observed;
 use pulp_core::auth::{random_password, AuthError, Users};
-use pulp_core::observe::observed;
 use pulp_core::settings::SettingError;
 use pulp_core::status::{AppType, Heartbeat};
 use pulp_core::tasking::{Worker, WorkerOptions};

@@ -70,7 +70,7 @@ pub fn install_recorder() -> Option<&'static PrometheusHandle> {
 }
 
 /// The exposition text: the gauges read now, then everything recorded.
-pub(crate) async fn render(app: &App, handle: &PrometheusHandle) -> String {
+pub async fn render(app: &App, handle: &PrometheusHandle) -> String {
     refresh_gauges(app).await;
     handle.render()
 }

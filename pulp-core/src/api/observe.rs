@@ -11,9 +11,9 @@ use axum::routing::get;
 use axum::Router;
 use tracing::Instrument;
 
-use super::correlation::{self, with_correlation_id, CORRELATION_ID_HEADER};
-use super::metrics::{install_recorder, names, render};
 use crate::app::App;
+use crate::observe::correlation::{self, with_correlation_id, CORRELATION_ID_HEADER};
+use crate::observe::metrics::{install_recorder, names, render};
 
 /// `router` with `/metrics` added (when the `metrics.enabled` setting is on) and every request
 /// observed: its correlation id accepted or made and returned, a span carrying it around the
@@ -56,6 +56,7 @@ async fn observe(listener: &'static str, request: Request, next: Next) -> Respon
     let cid = request
         .headers()
         .get(CORRELATION_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
         .and_then(correlation::accept)
         .unwrap_or_else(correlation::generate);
     let route = request
