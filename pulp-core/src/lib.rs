@@ -29,6 +29,7 @@ pub mod content_guard;
 pub mod db;
 pub mod download;
 pub mod models;
+pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod publication;

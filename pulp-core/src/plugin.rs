@@ -27,6 +27,9 @@ pub struct Component {
     pub version: String,
     /// The crate providing it, with its own version (`pulp-file 0.1.0`).
     pub package: String,
+    /// The crate's own release (`0.1.0`), apart from the Pulp API level in `version`, which
+    /// is what clients such as pulp-cli compare.
+    pub package_version: String,
     /// The module Pulp would name (`pulp_file.app`).
     pub module: String,
     /// Whether the component supports domains.
@@ -40,6 +43,7 @@ impl Component {
             component: component.into(),
             version: PULP_API_VERSION.into(),
             package: format!("{package} {package_version}"),
+            package_version: package_version.into(),
             module: module.into(),
             domain_compatible: true,
         }

@@ -16,6 +16,7 @@ const LOWER_LAYERS: &[&str] = &[
     "download",
     "validation",
     "wire",
+    "observe",
     // (2) the domain
     "models",
     "repository",

@@ -32,8 +32,28 @@ enum Command {
         #[arg(long)]
         burst: bool,
     },
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit (the only role that migrates, besides
+    /// `serve`).
     Migrate,
+    /// Check settings, database (reachable, migrated), storage (writable) and the content
+    /// origin; print one line per problem and exit non-zero when there is one.
+    Check,
+    /// Print a reverse-proxy configuration routing the REST API, the content app and every
+    /// plugin route to this host's listeners (`api_bind`, `content_bind`).
+    WebserverConfig {
+        /// The web server.
+        #[arg(value_enum)]
+        server: crate::webserver::WebServer,
+        /// The port the web server listens on.
+        #[arg(long, default_value_t = 80)]
+        listen: u16,
+        /// The REST API's address (default: the `api_bind` setting).
+        #[arg(long)]
+        api_upstream: Option<String>,
+        /// The content app's address (default: the `content_bind` setting).
+        #[arg(long)]
+        content_upstream: Option<String>,
+    },
     /// Set the password of the `admin` user (creating it if needed).
     ResetAdminPassword(PasswordArgs),
     /// Set the password of a user (creating it if needed); a user who is not a superuser may
@@ -75,7 +95,7 @@ async fn set_user_password(
     if username.trim().is_empty() {
         return Err(ServerError::Usage("the user name is empty".into()));
     }
-    let app = builder().build().await?;
+    let app = build_app().await?;
     app.migrate().await?;
     let password = match args.password {
         Some(password) => password,
@@ -97,6 +117,20 @@ async fn set_user_password(
     Ok(())
 }
 
+/// Loads the settings, starts logging as they say, and builds the app.
+async fn build_app() -> Result<App, ServerError> {
+    let builder = builder();
+    let settings = match builder.load_settings() {
+        Ok(settings) => settings,
+        Err(e) => {
+            crate::logging::init_default();
+            return Err(e.into());
+        }
+    };
+    crate::logging::init(&settings.logging);
+    Ok(builder.build_with(settings).await?)
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> Result<(), ServerError> {
     let roles = match cli.command {
@@ -105,10 +139,44 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
         Command::Content => Roles::content(),
         Command::Worker { burst } => Roles::worker(burst),
         Command::Migrate => {
-            let app = builder().build().await?;
+            let app = build_app().await?;
             let applied = app.migrate().await?;
             println!("applied {applied} migration(s)");
             return Ok(());
+        }
+        Command::WebserverConfig {
+            server,
+            listen,
+            api_upstream,
+            content_upstream,
+        } => {
+            let app = build_app().await?;
+            let (api, content) = crate::webserver::prefixes(&app);
+            let upstreams = crate::webserver::Upstreams {
+                api: api_upstream.unwrap_or_else(|| app.settings().api_bind.clone()),
+                content: content_upstream.unwrap_or_else(|| app.settings().content_bind.clone()),
+                listen,
+            };
+            print!(
+                "{}",
+                crate::webserver::render(server, &upstreams, &api, &content)
+            );
+            return Ok(());
+        }
+        Command::Check => {
+            crate::logging::init_default();
+            let problems = crate::check::problems(builder()).await;
+            for problem in &problems {
+                println!("{problem}");
+            }
+            if problems.is_empty() {
+                println!("ready");
+                return Ok(());
+            }
+            return Err(ServerError::Usage(format!(
+                "{} problem(s) found",
+                problems.len()
+            )));
         }
         Command::ResetAdminPassword(args) => {
             set_user_password("admin", true, args).await?;
@@ -123,6 +191,6 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             return Ok(());
         }
     };
-    let app = builder().build().await?;
+    let app = build_app().await?;
     run_roles(app, roles).await
 }

@@ -1,8 +1,11 @@
 //! `pulp-server`: the pulp-rs binary. One process can be the API, the content app, a worker,
 //! or all three (`serve`, the embedded default on SQLite and a local directory).
 
+mod check;
 mod cli;
+mod logging;
 mod roles;
+mod webserver;
 
 use std::process::ExitCode;
 
@@ -10,7 +13,6 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,13 +30,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use pulp_core::api::observed;
 use pulp_core::auth::{random_password, AuthError, Users};
 use pulp_core::settings::SettingError;
 use pulp_core::status::{AppType, Heartbeat};
@@ -31,6 +32,14 @@ pub enum ServerError {
     /// The worker failed.
     #[error(transparent)]
     Tasking(#[from] pulp_core::tasking::TaskingError),
+    /// The database lacks a migration this build needs.
+    #[error("the database lacks migration {first}{}: run `pulp-server migrate` first", if *more > 0 { format!(" (and {more} more)") } else { String::new() })]
+    Unmigrated {
+        /// The first pending migration, as `app.name`.
+        first: String,
+        /// How many more are pending.
+        more: usize,
+    },
     /// A command was given arguments it cannot use.
     #[error("{0}")]
     Usage(String),
@@ -43,6 +52,10 @@ pub struct Roles {
     content: bool,
     worker: bool,
     burst: bool,
+    /// Apply pending migrations first (only the all-in-one `serve`); the other roles refuse
+    /// to start while one is pending, so that an upgrade's schema changes are applied once,
+    /// by `pulp-server migrate`, while older processes keep running.
+    migrate: bool,
 }
 
 impl Roles {
@@ -52,6 +65,7 @@ impl Roles {
             content: true,
             worker: true,
             burst: false,
+            migrate: true,
         }
     }
     pub fn api() -> Self {
@@ -60,6 +74,7 @@ impl Roles {
             content: false,
             worker: false,
             burst: false,
+            migrate: false,
         }
     }
     pub fn content() -> Self {
@@ -68,6 +83,7 @@ impl Roles {
             content: true,
             worker: false,
             burst: false,
+            migrate: false,
         }
     }
     pub fn worker(burst: bool) -> Self {
@@ -76,6 +92,7 @@ impl Roles {
             content: false,
             worker: true,
             burst,
+            migrate: false,
         }
     }
 }
@@ -83,7 +100,21 @@ impl Roles {
 /// Migrates, opens the listeners, registers heartbeats and serves until SIGINT/SIGTERM
 /// (or, for a burst worker, until the queue is empty).
 pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
-    app.migrate().await?;
+    // Before anything is recorded: metrics recorded earlier would be lost.
+    if app.settings().metrics.enabled {
+        pulp_core::observe::install_recorder();
+    }
+    if roles.migrate {
+        app.migrate().await?;
+    } else {
+        let pending = app.db().pending_migrations(&app.migrations()).await?;
+        if let Some(first) = pending.first() {
+            return Err(ServerError::Unmigrated {
+                first: first.clone(),
+                more: pending.len() - 1,
+            });
+        }
+    }
     let swept = app.storage().sweep_staging(Duration::from_secs(24 * 3600));
     if swept > 0 {
         tracing::info!(swept, "removed staging files left by interrupted writes");
@@ -98,6 +129,17 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
     let content_listener = match roles.content {
         true => Some(listen("content_bind", app.settings().content_socket()?).await?),
         false => None,
+    };
+    // A process without an HTTP listener of its own serves `/metrics` on a port of its own.
+    let metrics_listener = match (
+        &app.settings().metrics.worker_bind,
+        roles.api || roles.content,
+    ) {
+        (Some(bind), false) if app.settings().metrics.enabled => {
+            let address = app.settings().metrics_worker_socket(bind)?;
+            Some(listen("metrics.worker_bind", address).await?)
+        }
+        _ => None,
     };
 
     if roles.worker || roles.content {
@@ -141,7 +183,7 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
     let mut servers = tokio::task::JoinSet::new();
     if let Some(listener) = api_listener {
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "REST API listening");
-        let router = pulp_core::api::api_router(app.clone());
+        let router = observed(pulp_core::api::api_router(app.clone()), "api", &app);
         let stop = shutdown.clone();
         servers.spawn(async move {
             pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
@@ -149,7 +191,20 @@ pub async fn run_roles(app: App, roles: Roles) -> Result<(), ServerError> {
     }
     if let Some(listener) = content_listener {
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "content app listening");
-        let router = pulp_core::content_app::content_router(app.clone());
+        let router = observed(
+            pulp_core::content_app::content_router(app.clone()),
+            "content",
+            &app,
+        );
+        let stop = shutdown.clone();
+        servers.spawn(async move {
+            pulp_core::api::serve(listener, router, stop.cancelled_owned()).await
+        });
+    }
+    if let Some(listener) = metrics_listener {
+        tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "metrics listening");
+        // `observed` adds `/metrics` to the empty router.
+        let router = observed(pulp_core::deps::axum::Router::new(), "metrics", &app);
         let stop = shutdown.clone();
         servers.spawn(async move {
             pulp_core::api::serve(listener, router, stop.cancelled_owned()).await

@@ -69,7 +69,38 @@ pulp_core::db_tests! {
         assert!(String::from_utf8_lossy(&empty.stderr).contains("user name is empty"));
     }
 
+    async fn roles_other_than_serve_refuse_an_unmigrated_database(t: &TestDatabase) {
+        for role in [&["worker", "--burst"][..], &["api"], &["content"]] {
+            let output = run(t, role);
+            assert!(!output.status.success(), "{role:?} started on an unmigrated database");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let line = stderr.lines().find(|l| l.starts_with("pulp-server:")).unwrap_or_default();
+            assert!(line.contains("lacks migration core.0001_initial"), "{role:?}: {stderr}");
+            assert!(line.contains("pulp-server migrate"), "{line}");
+        }
+        assert!(t.db.applied_migrations().await.expect("ledger").is_empty(), "nothing migrated");
+    }
+
+    async fn check_names_each_problem_and_passes_when_ready(t: &TestDatabase) {
+        let output = run(t, &["check"]);
+        assert!(!output.status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("lacks") && stdout.contains("migration"), "{stdout}");
+        assert!(stdout.contains("content_origin"), "{stdout}");
+        assert!(run(t, &["migrate"]).status.success());
+        let mut command = binary_in(t.dir.path());
+        command
+            .env("PULP_DATABASE_URL", &t.url)
+            .env("PULP_CONTENT_ORIGIN", "https://pulp.example.org")
+            .arg("check");
+        let output = run_with_limit(command, Duration::from_secs(60));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(stdout.trim(), "ready");
+    }
+
     async fn a_burst_worker_exits_when_the_queue_is_empty(t: &TestDatabase) {
+        assert!(run(t, &["migrate"]).status.success());
         let output = run(t, &["worker", "--burst"]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let remaining: i64 = pulp_core::on_pool!(&t.db, pool => {

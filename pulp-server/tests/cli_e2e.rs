@@ -7,69 +7,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use pulp_core::testing::{required_service, TestDatabase};
 use serde_json::Value;
 use sha2::Digest;
-use support::free_port;
-
-use support::{start_server, Running, PASSWORD};
-
-/// Files served over loopback by a real HTTP server (Python's), with their `PULP_MANIFEST`.
-struct Fixture {
-    _server: Running,
-    _dir: tempfile::TempDir,
-    manifest_url: String,
-    files: Vec<(String, String)>,
-}
-
-fn fixture(count: usize) -> Fixture {
-    let dir = pulp_core::testing::scratch_dir();
-    let mut manifest = String::new();
-    let mut files = Vec::new();
-    for i in 0..count {
-        let relative = format!("dir{}/file-{i}.txt", i % 3);
-        let body = format!("content of file {i}\n").repeat(i + 1);
-        let path = dir.path().join(&relative);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, &body).expect("write");
-        let sha = hex::encode(sha2::Sha256::digest(body.as_bytes()));
-        manifest.push_str(&format!("{relative},{sha},{}\n", body.len()));
-        files.push((relative, sha));
-    }
-    std::fs::write(dir.path().join("PULP_MANIFEST"), manifest).expect("manifest");
-    let port = free_port();
-    let server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 -m http.server");
-    let url = format!("http://127.0.0.1:{port}/PULP_MANIFEST");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::blocking::get(&url)
-        .map(|r| !r.status().is_success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "fixture server did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Fixture {
-        _server: Running(server),
-        _dir: dir,
-        manifest_url: url,
-        files,
-    }
-}
+use support::{fixture, start_server, PASSWORD};
 
 /// Runs `pulp` against a server, with its own config/cache directory.
 struct Cli {
@@ -181,8 +124,19 @@ fn workflow(program: &Path, t: &TestDatabase) {
         .expect_err("duplicate name must fail");
     assert!(err.contains("unique"), "{err}");
 
-    // sync → version 1 with every file
-    cli.json(&["file", "repository", "sync", "--repository", "repo"]);
+    // sync → version 1 with every file; its task carries pulp-cli's correlation id
+    let cid = "e2e-cid-0123456789abcdef";
+    cli.json(&[
+        "--cid",
+        cid,
+        "file",
+        "repository",
+        "sync",
+        "--repository",
+        "repo",
+    ]);
+    let synced = cli.json(&["task", "list", "--name-contains", "sync", "--limit", "1"]);
+    assert_eq!(synced[0]["logging_cid"], cid, "{synced}");
     let version = cli.json(&[
         "file",
         "repository",

@@ -132,6 +132,11 @@ async fn serve_answers_status_and_stops_cleanly(t: &TestDatabase) {
         assert!(version["package"]
             .as_str()
             .is_some_and(|p| p.ends_with(env!("CARGO_PKG_VERSION"))));
+        assert_eq!(
+            version["package_version"],
+            env!("CARGO_PKG_VERSION"),
+            "the crate's own release, apart from the API level"
+        );
         assert!(version["module"].is_string() && version["domain_compatible"].is_boolean());
     }
     assert_eq!(status["database_connection"]["connected"], true);

@@ -54,7 +54,9 @@ impl Drop for WorkerProcess {
 }
 
 async fn dispatcher(t: &TestDatabase) -> App {
+    // With the plugins of the worker processes, whose migrations they need.
     let app = App::builder(SettingsSources::defaults_only())
+        .plugin(pulp_file::FilePlugin)
         .build_with(t.settings())
         .await
         .expect("build app");

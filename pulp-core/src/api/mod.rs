@@ -12,6 +12,7 @@ pub mod generic;
 mod labels;
 pub mod list;
 mod multipart;
+pub mod observe;
 pub mod openapi;
 pub mod orphans;
 mod request;
@@ -22,6 +23,7 @@ mod tasks;
 mod transfer;
 pub mod uploads;
 
+pub use self::observe::{metrics_router, observed};
 /// Timestamps as the API writes them (they live with the other wire forms).
 pub use crate::wire::timestamp;
 pub use crate::wire::API_ROOT;

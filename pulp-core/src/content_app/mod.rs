@@ -16,6 +16,7 @@ pub mod guard;
 pub mod http;
 mod listing;
 mod on_demand;
+mod outcome;
 mod resolve;
 mod respond;
 
@@ -187,10 +188,12 @@ async fn handle(State(app): State<ContentApp>, request: Request) -> Response {
         )
             .into_response();
     }
-    match route(&app, &parts, head).await {
+    let response = match route(&app, &parts, head).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
-    }
+    };
+    outcome::record(&response);
+    response
 }
 
 fn not_found() -> Response {
@@ -332,9 +335,8 @@ async fn serve_path(
     }
     let files = &app.content_state().files;
     if let Some(hit) = files.get(dist.pulp_id, &relative) {
-        return Ok(Some(
-            respond::serve_artifact(app, head, &parts.headers, &hit).await,
-        ));
+        let response = respond::serve_artifact(app, head, &parts.headers, &hit).await;
+        return Ok(Some(outcome::mark(response, "stored")));
     }
     Ok(Some(
         match resolve::resolve_file(db, &dist.source, &relative).await? {
@@ -347,7 +349,8 @@ async fn serve_path(
                 if files.enabled() {
                     files.put(dist.pulp_id, &relative, prepared.clone());
                 }
-                respond::serve_artifact(app, head, &parts.headers, &prepared).await
+                let response = respond::serve_artifact(app, head, &parts.headers, &prepared).await;
+                outcome::mark(response, "stored")
             }
             Some(Resolved::Remote {
                 content_artifact_id,

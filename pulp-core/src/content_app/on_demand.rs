@@ -151,13 +151,13 @@ impl OnDemand {
             return (StatusCode::OK, headers, Body::empty()).into_response();
         }
         if candidates.iter().all(|c| c.policy == Policy::Streamed) {
-            return streamed(app, candidates, kind).await;
+            return super::outcome::mark(streamed(app, candidates, kind).await, "streamed");
         }
         let flight = match self.join_or_start(app, content_artifact_id, candidates) {
             Ok(f) => f,
             Err(reason) => return plain(StatusCode::BAD_GATEWAY, format!("502: {reason}")),
         };
-        follow(flight, kind).await
+        super::outcome::mark(follow(flight, kind).await, "on_demand")
     }
 
     fn join_or_start(

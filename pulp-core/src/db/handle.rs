@@ -136,6 +136,11 @@ impl Database {
         crate::on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
+    /// Connections of the pool: (open, idle); those in use are the difference.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        crate::on_pool!(self, pool => (pool.size(), pool.num_idle()))
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         crate::on_pool!(self, pool => pool.close().await)

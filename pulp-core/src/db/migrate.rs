@@ -126,4 +126,18 @@ impl Database {
             .map(|(app, name)| AppliedMigration { app, name })
             .collect())
     }
+
+    /// The migrations of `migrations` not applied yet, as `app.name`, in order (a process
+    /// that does not migrate refuses to start while there is one).
+    pub async fn pending_migrations(
+        &self,
+        migrations: &[Migration],
+    ) -> Result<Vec<String>, DbError> {
+        let applied = self.applied_migrations().await?;
+        Ok(migrations
+            .iter()
+            .filter(|m| !applied.iter().any(|a| a.app == m.app && a.name == m.name))
+            .map(|m| format!("{}.{}", m.app, m.name))
+            .collect())
+    }
 }

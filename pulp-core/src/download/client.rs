@@ -232,10 +232,16 @@ impl Downloader {
                 Err(e) if e.is_retryable() && tries < self.inner.max_retries => {
                     tries += 1;
                     tracing::debug!(error = %e, tries, "download failed; retrying");
+                    metrics::counter!(crate::observe::names::DOWNLOAD_RETRIES).increment(1);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(BACKOFF_MAX);
                 }
-                other => return other,
+                Err(e) => {
+                    metrics::counter!(crate::observe::names::DOWNLOAD_FAILURES, "reason" => e.reason())
+                        .increment(1);
+                    return Err(e);
+                }
+                ok => return ok,
             }
         }
     }

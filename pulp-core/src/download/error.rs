@@ -87,6 +87,22 @@ pub enum DownloadError {
 }
 
 impl DownloadError {
+    /// A short name for the kind of failure (the `reason` label of the failure metric).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DownloadError::NotFound { .. } => "not_found",
+            DownloadError::Http { .. } => "http_status",
+            DownloadError::Connection { .. } => "connection",
+            DownloadError::Timeout { .. } => "timeout",
+            DownloadError::SizeMismatch { .. } => "size_mismatch",
+            DownloadError::DigestMismatch { .. } => "digest_mismatch",
+            DownloadError::Io { .. } => "io",
+            DownloadError::Storage { .. } => "storage",
+            DownloadError::InvalidUrl(_) => "invalid_url",
+            DownloadError::InvalidRemote(_) => "invalid_remote",
+        }
+    }
+
     /// Whether trying again may help: connection errors, timeouts, 429 and 5xx.
     pub fn is_retryable(&self) -> bool {
         match self {

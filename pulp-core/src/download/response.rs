@@ -19,6 +19,8 @@ pub struct DownloadResponse {
     /// The URL asked for.
     pub url: String,
     response: reqwest::Response,
+    /// Body bytes received so far (counted in the metrics when dropped).
+    received: u64,
     /// Held until the response (or its stream) is dropped.
     _permit: OwnedSemaphorePermit,
 }
@@ -40,6 +42,7 @@ impl DownloadResponse {
             content_type,
             url: url.to_string(),
             response,
+            received: 0,
             _permit: permit,
         }
     }
@@ -55,10 +58,15 @@ impl DownloadResponse {
     /// The next piece of the body (`None` at its end).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, DownloadError> {
         let url = &self.url;
-        self.response
+        let chunk = self
+            .response
             .chunk()
             .await
-            .map_err(|e| DownloadError::from_reqwest(url, &e))
+            .map_err(|e| DownloadError::from_reqwest(url, &e))?;
+        if let Some(bytes) = &chunk {
+            self.received += bytes.len() as u64;
+        }
+        Ok(chunk)
     }
 
     /// The body as a stream of chunks (errors name the URL; no retry mid-body).
@@ -71,5 +79,14 @@ impl DownloadResponse {
                 Err(e) => Some((Err(e), None)),
             }
         }))
+    }
+}
+
+impl Drop for DownloadResponse {
+    fn drop(&mut self) {
+        // Once per response rather than per chunk: the metric costs nothing on the hot path.
+        if self.received > 0 {
+            metrics::counter!(crate::observe::names::DOWNLOAD_BYTES).increment(self.received);
+        }
     }
 }

@@ -122,7 +122,10 @@ pub async fn save_artifact(db: &Database, stored: &StoredArtifact) -> Result<Art
     ]
     .into_iter()
     .chain(digest_values(&digests));
-    on_pool!(db, pool => { bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(pool).await?); });
+    let inserted: u64 = on_pool!(db, pool => {
+        bind_all!(db.backend(), sqlx::query, &sql, binds, |q| q.execute(pool).await?.rows_affected())
+    });
+    metrics::counter!(crate::observe::names::ARTIFACTS_STORED).increment(inserted);
     find_artifact(db, &stored.sha256)
         .await?
         .ok_or_else(|| ModelError::Decode(format!("artifact {} vanished", stored.sha256)))
@@ -168,6 +171,7 @@ pub async fn save_artifacts(
         });
         inserted.extend(ids);
     }
+    metrics::counter!(crate::observe::names::ARTIFACTS_STORED).increment(inserted.len() as u64);
     let sha: Vec<String> = stored.iter().map(|s| s.sha256.clone()).collect();
     Ok((find_artifacts(db, &sha).await?, inserted))
 }

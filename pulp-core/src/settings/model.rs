@@ -31,6 +31,72 @@ impl Default for StorageSettings {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event (coloured only when written to a terminal).
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// Logging (Pulp's `LOGGING`): the format and the level of each target.
+///
+/// `RUST_LOG`, when set, replaces `level` and `levels` (tracing's filter syntax).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LoggingSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// Level of every target not named in `levels`: `trace`, `debug`, `info`, `warn`,
+    /// `error` or `off`.
+    pub level: String,
+    /// Levels per target (a module path such as `pulp_core::tasking`, `sqlx`, or
+    /// `pulp::access` for the access log).
+    pub levels: BTreeMap<String, String>,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+            levels: BTreeMap::from([("sqlx".to_string(), "warn".to_string())]),
+        }
+    }
+}
+
+impl LoggingSettings {
+    /// The filter these settings describe, in tracing's `target=level,…` syntax.
+    pub fn directives(&self) -> String {
+        let mut directives = vec![self.level.clone()];
+        directives.extend(self.levels.iter().map(|(t, l)| format!("{t}={l}")));
+        directives.join(",")
+    }
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` on the API and content-app listeners.
+    pub enabled: bool,
+    /// Address on which a process without an API or content-app listener (a worker) serves
+    /// `/metrics`; unset means such a process serves none.
+    pub worker_bind: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            worker_bind: None,
+        }
+    }
+}
+
 /// All settings of a pulp-rs process.
 ///
 /// Keys are the lower-case forms of Pulp's setting names; the environment variable of a
@@ -70,6 +136,10 @@ pub struct Settings {
     /// Minutes content and artifacts stay protected from orphan cleanup after they were
     /// created (Pulp's `ORPHAN_PROTECTION_TIME`).
     pub orphan_protection_time: u64,
+    /// Logging: format and levels.
+    pub logging: LoggingSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -94,6 +164,8 @@ impl Default for Settings {
             api_max_body_size: 4 * 1024 * 1024,
             upload_max_size: None,
             orphan_protection_time: 1440,
+            logging: LoggingSettings::default(),
+            metrics: MetricsSettings::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -142,6 +214,11 @@ impl Settings {
     /// The content app's listen address (validated at load time).
     pub fn content_socket(&self) -> Result<SocketAddr, super::SettingError> {
         parse_socket("content_bind", &self.content_bind)
+    }
+
+    /// The worker's `/metrics` listen address (validated at load time).
+    pub fn metrics_worker_socket(&self, bind: &str) -> Result<SocketAddr, super::SettingError> {
+        parse_socket("metrics.worker_bind", bind)
     }
 
     /// The allowed checksums as types (validated at load time).

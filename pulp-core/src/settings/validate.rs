@@ -62,6 +62,21 @@ pub(crate) fn validate_core(s: &Settings) -> Result<(), SettingError> {
     if let Some(url) = &s.storage.url {
         validate_storage_url(url)?;
     }
+    validate_level("logging.level", &s.logging.level)?;
+    for (target, level) in &s.logging.levels {
+        if target.is_empty() || target.contains([',', '=', ' ']) {
+            return Err(SettingError::new(
+                "logging.levels",
+                format!(
+                    "'{target}' is not a log target (a module path such as pulp_core::tasking)"
+                ),
+            ));
+        }
+        validate_level(&format!("logging.levels.{target}"), level)?;
+    }
+    if let Some(bind) = &s.metrics.worker_bind {
+        s.metrics_worker_socket(bind)?;
+    }
     ensure_writable_dir("data_dir", &s.data_dir)?;
     if let Some(dir) = &s.working_directory {
         ensure_writable_dir("working_directory", dir)?;
@@ -81,6 +96,17 @@ fn validate_checksums(names: &[String]) -> Result<(), SettingError> {
         ));
     }
     Ok(())
+}
+
+fn validate_level(key: &str, level: &str) -> Result<(), SettingError> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    if LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+        return Ok(());
+    }
+    Err(SettingError::new(
+        key,
+        format!("'{level}' is not a level; use one of {}", LEVELS.join(", ")),
+    ))
 }
 
 fn validate_http_url(key: &str, value: &str) -> Result<(), SettingError> {

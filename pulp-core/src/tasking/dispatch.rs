@@ -83,7 +83,8 @@ impl DispatchRequest {
         self
     }
 
-    /// Correlation id of the request that dispatched it.
+    /// Correlation id of the request that dispatched it (by default the id of the request
+    /// or task this runs for).
     pub fn logging_cid(mut self, cid: impl Into<String>) -> Self {
         self.logging_cid = cid.into();
         self
@@ -107,9 +108,15 @@ impl DispatchRequest {
 }
 
 /// Queues a task; an immediate one whose resources are free runs here before this returns.
-pub async fn dispatch(app: &App, request: DispatchRequest) -> Result<Task, TaskingError> {
+pub async fn dispatch(app: &App, mut request: DispatchRequest) -> Result<Task, TaskingError> {
     if request.name.trim().is_empty() {
         return Err(TaskingError::Invalid("a task needs a name".into()));
+    }
+    if request.logging_cid.is_empty() {
+        // The request (or task) dispatching it: its log lines and the task's share the id.
+        if let Some(cid) = crate::observe::current_correlation_id() {
+            request.logging_cid = cid;
+        }
     }
     let reservations = request.reservations();
     let record: Vec<String> = reservations

@@ -2,15 +2,18 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::scheduler::{self, state_of};
 use super::{Task, TaskContext, TaskState};
 use crate::app::App;
+use crate::observe::correlation::with_correlation_id;
+use crate::observe::names;
 
 /// How often a running task's state is checked for a cancel request (besides wake-ups).
 const CANCEL_POLL: Duration = Duration::from_millis(200);
@@ -43,8 +46,10 @@ pub(crate) async fn run_claimed(app: &App, task: Task) {
 pub(crate) struct Ended {
     seq: i64,
     id: crate::db::PulpId,
+    name: String,
     reserved: bool,
     outcome: Outcome,
+    ran: Duration,
 }
 
 /// Runs a claimed task in its working directory (removed afterwards); how it ended.
@@ -52,11 +57,29 @@ pub(crate) async fn run_to_end(app: &App, task: Task) -> Ended {
     let seq = task.seq;
     let id = task.pulp_id;
     let reserved = !task.reserved_resources_record.is_empty();
+    let name = task.name.clone();
     let working_dir = app
         .settings()
         .effective_working_directory()
         .join(format!("task-{id}"));
-    let outcome = execute(app, task, &working_dir).await;
+    if let Some(started) = task.started_at {
+        let waited = (started - task.pulp_created).to_std().unwrap_or_default();
+        metrics::histogram!(names::TASK_WAIT, "name" => name.clone()).record(waited.as_secs_f64());
+    }
+    // The task's log lines carry the dispatching request's correlation id, and so do the
+    // tasks it dispatches.
+    let cid = task.logging_cid.clone();
+    let span = tracing::info_span!("task", cid = %cid, task = %id, name = %name);
+    let started = Instant::now();
+    let outcome = with_correlation_id(cid, async {
+        tracing::info!("task started");
+        let outcome = execute(app, task, &working_dir).await;
+        tracing::info!(state = %outcome.state, ms = started.elapsed().as_millis() as u64, "task ended");
+        outcome
+    })
+    .instrument(span)
+    .await;
+    let ran = started.elapsed();
     // Created on first use by the task (TaskContext::working_dir).
     if let Err(e) = std::fs::remove_dir_all(&working_dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
@@ -66,8 +89,10 @@ pub(crate) async fn run_to_end(app: &App, task: Task) -> Ended {
     Ended {
         seq,
         id,
+        name,
         reserved,
         outcome,
+        ran,
     }
 }
 
@@ -77,9 +102,14 @@ pub(crate) async fn record_end(app: &App, ended: Ended) {
     let Ended {
         seq,
         id,
+        name,
         reserved,
         outcome,
+        ran,
     } = ended;
+    metrics::histogram!(names::TASK_RUN, "name" => name.clone()).record(ran.as_secs_f64());
+    metrics::counter!(names::TASKS, "name" => name, "state" => outcome.state.to_string())
+        .increment(1);
     let created = (!outcome.created.is_empty()).then_some(outcome.created);
     let mut attempts = 0;
     loop {
@@ -106,7 +136,6 @@ pub(crate) async fn record_end(app: &App, ended: Ended) {
             }
         }
     }
-    tracing::debug!(task = %id, state = %outcome.state, "task ended");
     app.wakeup().notify();
 }
 

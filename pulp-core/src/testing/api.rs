@@ -40,7 +40,7 @@ pub async fn serve_api(app: &App) -> ServedApi {
         .expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = crate::api::api_router(app.clone());
+    let router = crate::api::observed(crate::api::api_router(app.clone()), "api", app);
     tokio::spawn(async move {
         let _ = crate::api::serve(listener, router, async {
             let _ = stopped.await;

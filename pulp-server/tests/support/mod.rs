@@ -5,6 +5,8 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+
+use sha2::Digest;
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -206,6 +208,15 @@ pub struct Serving {
 /// it again on other ports when it exits first (a port taken between [`free_port`] and the
 /// server's bind).
 pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
+    start_server_with(t, |_| {})
+}
+
+/// [`start_server`] with the command changed by `configure` (settings, where its standard
+/// error goes).
+pub fn start_server_with(
+    t: &pulp_core::testing::TestDatabase,
+    configure: impl Fn(&mut Command),
+) -> Serving {
     let (dir, url) = (t.dir.path().to_path_buf(), t.url.clone());
     let command = move || {
         let mut command = binary_in(&dir);
@@ -214,6 +225,7 @@ pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
             .env("PULP_ADMIN_PASSWORD", PASSWORD)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        configure(&mut command);
         command
     };
     for attempt in 1..=5 {
@@ -240,4 +252,59 @@ pub fn start_server(t: &pulp_core::testing::TestDatabase) -> Serving {
         eprintln!("pulp-server exited with {exited} before answering (attempt {attempt}); starting it again on other ports");
     }
     panic!("pulp-server exited before answering, five times")
+}
+
+/// Files served over loopback by a real HTTP server (Python's), with their `PULP_MANIFEST`.
+pub struct Fixture {
+    _server: Running,
+    pub dir: tempfile::TempDir,
+    pub manifest_url: String,
+    /// (relative path, sha256) of each file.
+    pub files: Vec<(String, String)>,
+}
+
+pub fn fixture(count: usize) -> Fixture {
+    let dir = pulp_core::testing::scratch_dir();
+    let mut manifest = String::new();
+    let mut files = Vec::new();
+    for i in 0..count {
+        let relative = format!("dir{}/file-{i}.txt", i % 3);
+        let body = format!("content of file {i}\n").repeat(i + 1);
+        let path = dir.path().join(&relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &body).expect("write");
+        let sha = hex::encode(sha2::Sha256::digest(body.as_bytes()));
+        manifest.push_str(&format!("{relative},{sha},{}\n", body.len()));
+        files.push((relative, sha));
+    }
+    std::fs::write(dir.path().join("PULP_MANIFEST"), manifest).expect("manifest");
+    let port = free_port();
+    let server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let url = format!("http://127.0.0.1:{port}/PULP_MANIFEST");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(&url)
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "fixture server did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Fixture {
+        _server: Running(server),
+        dir,
+        manifest_url: url,
+        files,
+    }
 }
