@@ -247,12 +247,8 @@ impl App {
     pub fn content_guard_check(
         &self,
         pulp_type: &str,
-    ) -> Option<std::sync::Arc<dyn crate::content_app::ContentGuardCheck>> {
-        self.inner
-            .registry
-            .guard_checks
-            .get(pulp_type)
-            .map(|c| c.0.clone())
+    ) -> Option<crate::content_app::guard::GuardCheck> {
+        self.inner.registry.guard_checks.get(pulp_type).cloned()
     }
 
     /// State the content app shares between its routers (caches, downloads in flight).

@@ -21,7 +21,6 @@ pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, Fil
 pub use publish::{publish, PublishArgs, PublishError, PUBLISH_TASK};
 pub use sync::{synchronize, SyncArgs, SYNC_TASK};
 
-use pulp_plugin_api::models::Detail;
 use pulp_plugin_api::{Component, Migration, Plugin, Registry, SettingError};
 
 /// The file plugin.
@@ -68,16 +67,12 @@ impl Plugin for FilePlugin {
             }
         });
         r.migrations(MIGRATIONS);
-        r.content::<FileContent>()
-            .remote::<FileRemote>()
-            .repository::<FileRepository>()
-            .publication::<FilePublication>()
+        r.content::<FileContent>().remote::<FileRemote>();
+        r.repository::<FileRepository>()
+            .sync(SYNC_TASK, sync::sync_task)
+            .publish::<FilePublication>(PUBLISH_TASK, publish::publish_task)
             .distribution::<FileDistribution>();
         r.content_upload::<FileContent>();
-        r.task(SYNC_TASK, sync::sync_task);
-        r.task(PUBLISH_TASK, publish::publish_task);
-        r.sync_task(<FileRepository as Detail>::PULP_TYPE, SYNC_TASK);
-        r.publish_task(<FilePublication as Detail>::PULP_TYPE, PUBLISH_TASK);
         for (viewset, policy) in access::access_policies() {
             r.access_policy(viewset, policy);
         }
