@@ -4,7 +4,7 @@
 //! (`relative_path,sha256,size` per line). This release declares the plugin's component,
 //! settings, migrations and detail types ([`FileContent`], [`FileRemote`],
 //! [`FileRepository`] with Pulp's repo-key de-duplication, [`FilePublication`],
-//! [`FileDistribution`]) and their create bodies ([`serializers`]), the sync task
+//! [`FileDistribution`]), the sync task
 //! ([`SYNC_TASK`], [`sync::synchronize`] with [`sync::FileFirstStage`]) and the publish task
 //! ([`PUBLISH_TASK`], [`publish::publish`]; autopublish on new versions).
 
@@ -14,7 +14,6 @@ mod access;
 pub mod manifest;
 mod models;
 pub mod publish;
-pub mod serializers;
 pub mod sync;
 
 pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, FileRepository};
