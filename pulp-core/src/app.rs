@@ -258,12 +258,8 @@ impl App {
     pub fn content_guard_check(
         &self,
         pulp_type: &str,
-    ) -> Option<std::sync::Arc<dyn crate::content_guard::ContentGuardCheck>> {
-        self.inner
-            .registry
-            .guard_checks
-            .get(pulp_type)
-            .map(|c| c.0.clone())
+    ) -> Option<crate::content_guard::GuardCheck> {
+        self.inner.registry.guard_checks.get(pulp_type).cloned()
     }
 
     /// Notes that a distribution, publication or repository changed, so that whatever

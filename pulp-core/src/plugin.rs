@@ -219,6 +219,7 @@ impl Registry {
     /// Names the task that syncs repositories of type `pulp_type` (what
     /// `POST {repository_href}sync/` dispatches, with args
     /// `{"remote_pk", "repository_pk", "mirror"}`).
+    #[deprecated(note = "use r.repository::<R>().sync(name, function); removed in 0.3.0")]
     pub fn sync_task(&mut self, pulp_type: &str, task_name: &str) -> &mut Self {
         self.sync_tasks.insert(pulp_type.into(), task_name.into());
         self
@@ -227,6 +228,7 @@ impl Registry {
     /// Names the task that publishes versions into publications of type `pulp_type` (what
     /// `POST /publications/<type>/` dispatches, with args `{"repository_version_pk", …}` plus
     /// the publication's own fields).
+    #[deprecated(note = "use r.repository::<R>().publish::<P>(name, function); removed in 0.3.0")]
     pub fn publish_task(&mut self, pulp_type: &str, task_name: &str) -> &mut Self {
         self.publish_tasks
             .insert(pulp_type.into(), task_name.into());
@@ -258,14 +260,19 @@ impl Registry {
         self.detail::<T>()
     }
 
-    /// Declares a repository type with its version hooks.
-    pub fn repository<T: RepositoryType>(&mut self) -> &mut Self {
+    /// Declares a repository type with its version hooks. The answer registers the type's
+    /// sync and publish tasks (`r.repository::<R>().sync(…).publish::<P>(…)`), and otherwise
+    /// is the registry (`r.repository::<R>().distribution::<D>()` goes on declaring).
+    pub fn repository<T: RepositoryType>(&mut self) -> RepositoryRegistration<'_, T> {
         self.repository_hooks
             .insert(T::PULP_TYPE.to_string(), RepositoryHooks::of::<T>());
         self.detail::<T>();
         self.api_mounters
             .push(ApiMounter::new(mount_repository::<T>));
-        self
+        RepositoryRegistration {
+            registry: self,
+            repository: std::marker::PhantomData,
+        }
     }
 
     /// Declares a publication type.
@@ -305,7 +312,7 @@ impl Registry {
     ) -> &mut Self {
         self.guard_checks.insert(
             pulp_type.to_string(),
-            crate::content_guard::GuardCheck(std::sync::Arc::new(check)),
+            crate::content_guard::GuardCheck::new(check),
         );
         self
     }
@@ -318,5 +325,78 @@ impl Registry {
     /// The components declared so far.
     pub fn components(&self) -> &[Component] {
         &self.components
+    }
+}
+
+/// A repository type being declared ([`Registry::repository`]): registers its sync and
+/// publish tasks, each under one name in one place. Dereferences to the [`Registry`].
+#[derive(Debug)]
+pub struct RepositoryRegistration<'r, T> {
+    registry: &'r mut Registry,
+    repository: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: RepositoryType> RepositoryRegistration<'_, T> {
+    /// Registers `function` as the task `name` (stored in task rows: keep a name once
+    /// released) and makes it what `POST {repository_href}sync/` dispatches for repositories
+    /// of this type, with args `{"remote_pk", "repository_pk", "mirror"}`.
+    pub fn sync(self, name: &str, function: impl TaskFunction) -> Self {
+        self.registry
+            .tasks
+            .register(name, move |task| function.call(task));
+        self.registry
+            .sync_tasks
+            .insert(T::PULP_TYPE.to_string(), name.to_string());
+        self
+    }
+
+    /// Declares the publication type `P` of this repository type and registers `function`
+    /// as the task `name`: what `POST /publications/<P's endpoint>/` dispatches, with args
+    /// `{"repository_version_pk", …}` plus the publication's own fields.
+    pub fn publish<P: Detail<Kind = PublicationKind>>(
+        self,
+        name: &str,
+        function: impl TaskFunction,
+    ) -> Self {
+        self.registry.publication::<P>();
+        self.registry
+            .tasks
+            .register(name, move |task| function.call(task));
+        self.registry
+            .publish_tasks
+            .insert(P::PULP_TYPE.to_string(), name.to_string());
+        self
+    }
+}
+
+impl<T> std::ops::Deref for RepositoryRegistration<'_, T> {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        self.registry
+    }
+}
+
+impl<T> std::ops::DerefMut for RepositoryRegistration<'_, T> {
+    fn deref_mut(&mut self) -> &mut Registry {
+        self.registry
+    }
+}
+
+/// A task function: an `async fn(TaskContext) -> TaskOutput` (any such `Fn` is one).
+pub trait TaskFunction: Send + Sync + 'static {
+    /// What a call returns.
+    type Future: Future<Output = TaskOutput> + Send + 'static;
+    /// Runs the task.
+    fn call(&self, task: TaskContext) -> Self::Future;
+}
+
+impl<F, Fut> TaskFunction for F
+where
+    F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = TaskOutput> + Send + 'static,
+{
+    type Future = Fut;
+    fn call(&self, task: TaskContext) -> Fut {
+        self(task)
     }
 }

@@ -4,7 +4,7 @@
 //! (`relative_path,sha256,size` per line). This release declares the plugin's component,
 //! settings, migrations and detail types ([`FileContent`], [`FileRemote`],
 //! [`FileRepository`] with Pulp's repo-key de-duplication, [`FilePublication`],
-//! [`FileDistribution`]) and their create bodies ([`serializers`]), the sync task
+//! [`FileDistribution`]), the sync task
 //! ([`SYNC_TASK`], [`sync::synchronize`] with [`sync::FileFirstStage`]) and the publish task
 //! ([`PUBLISH_TASK`], [`publish::publish`]; autopublish on new versions).
 
@@ -14,14 +14,12 @@ mod access;
 pub mod manifest;
 mod models;
 pub mod publish;
-pub mod serializers;
 pub mod sync;
 
 pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, FileRepository};
 pub use publish::{publish, PublishArgs, PublishError, PUBLISH_TASK};
 pub use sync::{synchronize, SyncArgs, SYNC_TASK};
 
-use pulp_plugin_api::models::Detail;
 use pulp_plugin_api::{Component, Migration, Plugin, Registry, SettingError};
 
 /// The file plugin.
@@ -68,16 +66,12 @@ impl Plugin for FilePlugin {
             }
         });
         r.migrations(MIGRATIONS);
-        r.content::<FileContent>()
-            .remote::<FileRemote>()
-            .repository::<FileRepository>()
-            .publication::<FilePublication>()
+        r.content::<FileContent>().remote::<FileRemote>();
+        r.repository::<FileRepository>()
+            .sync(SYNC_TASK, sync::sync_task)
+            .publish::<FilePublication>(PUBLISH_TASK, publish::publish_task)
             .distribution::<FileDistribution>();
         r.content_upload::<FileContent>();
-        r.task(SYNC_TASK, sync::sync_task);
-        r.task(PUBLISH_TASK, publish::publish_task);
-        r.sync_task(<FileRepository as Detail>::PULP_TYPE, SYNC_TASK);
-        r.publish_task(<FilePublication as Detail>::PULP_TYPE, PUBLISH_TASK);
         for (viewset, policy) in access::access_policies() {
             r.access_policy(viewset, policy);
         }

@@ -12,8 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::DEFAULT_MANIFEST;
 
-type BoxFuture<'a, T> = pulp_plugin_api::deps::futures::future::BoxFuture<'a, T>;
-
 /// A file: where it sits in the repository and the sha256 of its bytes (`file.file`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileContent {
@@ -165,25 +163,20 @@ impl RepositoryType for FileRepository {
 
     /// Pulp's repo-key de-duplication: a file added at a `relative_path` replaces the file
     /// that was there; two added files at one path are refused.
-    fn finalize_new_version(version: &mut NewVersion) -> BoxFuture<'_, Result<(), VersionError>> {
-        Box::pin(async move { version.remove_duplicates::<FileContent>().await })
+    async fn finalize_new_version(version: &mut NewVersion) -> Result<(), VersionError> {
+        version.remove_duplicates::<FileContent>().await
     }
 
     /// Autopublish: a repository with `autopublish: true` gets a publication of each new
     /// version (with the repository's manifest name).
-    fn on_new_version<'a>(
-        app: &'a App,
-        version: &'a RepositoryVersion,
-    ) -> BoxFuture<'a, Result<(), VersionError>> {
-        Box::pin(async move {
-            let repository = models::get::<FileRepository>(app.db(), version.repository_id).await?;
-            if repository.detail.autopublish {
-                crate::publish::publish(app, version.pulp_id, None)
-                    .await
-                    .map_err(|e| VersionError::Refused(format!("autopublish failed: {e}")))?;
-            }
-            Ok(())
-        })
+    async fn on_new_version(app: &App, version: &RepositoryVersion) -> Result<(), VersionError> {
+        let repository = models::get::<FileRepository>(app.db(), version.repository_id).await?;
+        if repository.detail.autopublish {
+            crate::publish::publish(app, version.pulp_id, None)
+                .await
+                .map_err(|e| VersionError::Refused(format!("autopublish failed: {e}")))?;
+        }
+        Ok(())
     }
 }
 

@@ -2,20 +2,21 @@
 //! [`PUBLISH_TASK`].
 
 use pulp_plugin_api::deps::bytes::Bytes;
-use pulp_plugin_api::deps::sqlx;
 use pulp_plugin_api::models::{
     self, Labels, Model, ModelError, PublicationFields, PublicationKind,
 };
 use pulp_plugin_api::publication::{
     add_published_metadata, mark_complete, publish_version_artifacts,
 };
-use pulp_plugin_api::repository::{get_version_by_id, RepositoryVersion, VersionError};
+use pulp_plugin_api::repository::{
+    get_version_by_id, version_content_artifacts, RepositoryVersion, VersionError,
+};
 use pulp_plugin_api::tasking::{TaskContext, TaskError, TaskOutput};
-use pulp_plugin_api::{on_pool, App, ExpectedArtifact, PulpId, StorageError};
+use pulp_plugin_api::{App, ExpectedArtifact, PulpId, StorageError};
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::Entry;
-use crate::{FilePublication, FileRepository, DEFAULT_MANIFEST};
+use crate::{FileContent, FilePublication, FileRepository, DEFAULT_MANIFEST};
 
 /// The stable name of the publish task.
 pub const PUBLISH_TASK: &str = "pulp_file.app.tasks.publish";
@@ -45,12 +46,6 @@ pub enum PublishError {
     /// A file of the version has no known size (no artifact, no remote artifact).
     #[error("the size of {0} is unknown: it has neither an artifact nor a remote artifact")]
     UnknownSize(String),
-}
-
-impl From<sqlx::Error> for PublishError {
-    fn from(e: sqlx::Error) -> Self {
-        PublishError::Model(ModelError::from(e))
-    }
 }
 
 /// Publishes version `version_id`: a [`FilePublication`] whose published artifacts are every
@@ -119,35 +114,20 @@ pub async fn publish(
 /// The manifest of a version's files (the content artifacts
 /// [`publish_version_artifacts`] publishes), ordered by the bytes of their paths.
 async fn manifest_text(app: &App, version: &RepositoryVersion) -> Result<String, PublishError> {
-    let db = app.db();
-    let mut rows: Vec<(String, String, Option<i64>)> = on_pool!(db, pool => {
-        sqlx::query_as(
-            "SELECT ca.relative_path, f.digest, COALESCE(a.size, \
-                (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id)) \
-             FROM core_repositorycontent rc \
-             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-             JOIN file_filecontent f ON f.pulp_id = rc.content_id \
-             LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-             WHERE rc.repository_id = $1 AND rc.version_added <= $2 \
-             AND (rc.version_removed IS NULL OR rc.version_removed > $2)",
-        )
-        .bind(version.repository_id)
-        .bind(version.number)
-        .fetch_all(pool)
-        .await?
-    });
+    let mut files = version_content_artifacts::<FileContent>(app.db(), version).await?;
     // Sorted here, by the paths' bytes: the same order on every database and collation (a
     // PostgreSQL database in a language's collation would sort paths differently from
     // SQLite), and no collation-aware sort in the database.
-    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut text = String::with_capacity(rows.len() * 96);
-    for (relative_path, digest, size) in rows {
-        let size = size
+    files.sort_unstable_by(|a, b| a.relative_path.cmp(&b.relative_path));
+    let mut text = String::with_capacity(files.len() * 96);
+    for file in files {
+        let size = file
+            .size
             .and_then(|s| u64::try_from(s).ok())
-            .ok_or_else(|| PublishError::UnknownSize(relative_path.clone()))?;
+            .ok_or_else(|| PublishError::UnknownSize(file.relative_path.clone()))?;
         let entry = Entry {
-            relative_path,
-            digest,
+            relative_path: file.relative_path,
+            digest: file.content.digest,
             size,
         };
         text.push_str(&entry.to_string());

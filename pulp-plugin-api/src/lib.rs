@@ -90,7 +90,8 @@ pub use pulp_core::api::ApiError;
 pub use pulp_core::app::{App, AppBuilder, AppError};
 pub use pulp_core::db::{Backend, Database, DbError, DbTransaction, Migration, PulpId};
 pub use pulp_core::plugin::{
-    Component, ContentRoutes, DetailType, Plugin, Registry, PULP_API_VERSION,
+    Component, ContentRoutes, DetailType, Plugin, Registry, RepositoryRegistration, TaskFunction,
+    PULP_API_VERSION,
 };
 pub use pulp_core::settings::{SettingError, Settings, SettingsSources};
 pub use pulp_core::storage::{
@@ -105,6 +106,55 @@ pub use pulp_core::{on_pool, on_tx};
 /// `update`, `delete`, `save_content`), plus Pulp's hrefs, PRNs and response shapes.
 pub mod models {
     pub use pulp_core::models::*;
+    pub use pulp_plugin_api_derive::Detail;
+}
+
+/// Derives a detail type's [`models::Detail`] (and, for content, [`models::ContentDetail`])
+/// and [`models::DetailTable`] from its struct: the columns from the fields (their types from
+/// the Rust types, `Option` meaning nullable) and the table's DDL on SQLite and PostgreSQL
+/// (`pulp_id` referencing the master table with `ON DELETE CASCADE`; for content
+/// `pulp_domain` and the natural key unique with it).
+///
+/// Type attributes, `#[pulp(…)]`: `kind = content|remote|repository|publication|distribution|content_guard`,
+/// `pulp_type = "…"`, `table = "…"`, `endpoint = "…"` (all required), `prn_model = "…"`
+/// (default `<plugin>.<struct name in lower case>`), `natural_key(field, …)` (required for
+/// content), `repo_key(field, …)`, `filter(field, parameter = field, …)` (exact-match list
+/// filters), `api_response = path::to::fn` (adjusts the API response). Field attributes:
+/// `#[pulp(index)]` (an index on the column), `#[pulp(column = text|int|float|bool|json|id|time)]`
+/// (when the Rust type does not say).
+///
+/// ```
+/// use pulp_plugin_api::models::{Detail, DetailTable};
+/// use pulp_plugin_api::validation::{Validate, ValidationErrors};
+///
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Detail)]
+/// #[pulp(kind = content, pulp_type = "wiki.page", table = "wiki_page", endpoint = "wiki/pages")]
+/// #[pulp(natural_key(relative_path, digest), repo_key(relative_path))]
+/// pub struct Page {
+///     pub relative_path: String,
+///     #[pulp(index)]
+///     pub digest: String,
+///     pub title: Option<String>,
+/// }
+///
+/// impl Validate for Page {
+///     fn validate(&self, _: &mut ValidationErrors) {}
+/// }
+///
+/// let migration = Page::migration("wiki", "0001_page");
+/// assert!(migration.sqlite.contains("UNIQUE (relative_path, digest, pulp_domain)"));
+/// assert_eq!(Page::PRN_MODEL, "wiki.page");
+/// ```
+pub use pulp_plugin_api_derive::Detail;
+
+/// What `#[derive(Detail)]` generates code against (not part of the API).
+#[doc(hidden)]
+pub mod __derive {
+    pub use pulp_core::deps::serde_json;
+    pub use pulp_core::models::{
+        Column, ContentDetail, ContentGuardKind, ContentKind, Detail, DetailTable,
+        DistributionKind, PublicationKind, RemoteKind, RepositoryKind,
+    };
 }
 
 /// Access policies: the [`AccessPolicy`](access_policy::AccessPolicy) of each viewset, made

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pulp_plugin_api::deps::futures::future::BoxFuture;
 use pulp_plugin_api::models::{
     get_many, Column, ContentDetail, ContentKind, Detail, RepositoryKind,
 };
@@ -108,47 +107,45 @@ impl RepositoryType for BundleRepository {
     /// 1. a newer bundle replaces an older one of the same name;
     /// 2. the members of added bundles are added;
     /// 3. a blob removed while a remaining bundle needs it is refused.
-    fn finalize_new_version(version: &mut NewVersion) -> BoxFuture<'_, Result<(), VersionError>> {
-        Box::pin(async move {
-            version.remove_duplicates::<Bundle>().await?;
-            let added = version.added_ids(Some(Bundle::PULP_TYPE)).await?;
-            let added = get_many::<Bundle>(version.db(), &added).await?;
-            let members: Vec<PulpId> = added
-                .iter()
-                .flat_map(|b| b.members.iter().copied())
-                .collect();
-            version.add_content(&members).await?;
-            let removed: BTreeSet<PulpId> = version
-                .removed_ids(Some(Blob::PULP_TYPE))
+    async fn finalize_new_version(version: &mut NewVersion) -> Result<(), VersionError> {
+        version.remove_duplicates::<Bundle>().await?;
+        let added = version.added_ids(Some(Bundle::PULP_TYPE)).await?;
+        let added = get_many::<Bundle>(version.db(), &added).await?;
+        let members: Vec<PulpId> = added
+            .iter()
+            .flat_map(|b| b.members.iter().copied())
+            .collect();
+        version.add_content(&members).await?;
+        let removed: BTreeSet<PulpId> = version
+            .removed_ids(Some(Blob::PULP_TYPE))
+            .await?
+            .into_iter()
+            .collect();
+        if removed.is_empty() {
+            return Ok(());
+        }
+        let present = version.present_ids(Some(Bundle::PULP_TYPE)).await?;
+        let mut needed: BTreeMap<PulpId, Vec<String>> = BTreeMap::new();
+        for bundle in get_many::<Bundle>(version.db(), &present).await? {
+            for member in bundle.members.iter().filter(|m| removed.contains(m)) {
+                needed
+                    .entry(*member)
+                    .or_default()
+                    .push(format!("{} {}", bundle.name, bundle.version));
+            }
+        }
+        if let Some((blob, bundles)) = needed.into_iter().next() {
+            let name = get_many::<Blob>(version.db(), &[blob])
                 .await?
-                .into_iter()
-                .collect();
-            if removed.is_empty() {
-                return Ok(());
-            }
-            let present = version.present_ids(Some(Bundle::PULP_TYPE)).await?;
-            let mut needed: BTreeMap<PulpId, Vec<String>> = BTreeMap::new();
-            for bundle in get_many::<Bundle>(version.db(), &present).await? {
-                for member in bundle.members.iter().filter(|m| removed.contains(m)) {
-                    needed
-                        .entry(*member)
-                        .or_default()
-                        .push(format!("{} {}", bundle.name, bundle.version));
-                }
-            }
-            if let Some((blob, bundles)) = needed.into_iter().next() {
-                let name = get_many::<Blob>(version.db(), &[blob])
-                    .await?
-                    .first()
-                    .map(|b| b.name.clone())
-                    .unwrap_or_else(|| blob.to_string());
-                return Err(VersionError::Refused(format!(
-                    "cannot remove blob '{name}' ({blob}): it is a member of bundle {} still in the repository; \
-                     remove the bundle first",
-                    bundles.join(", ")
-                )));
-            }
-            Ok(())
-        })
+                .first()
+                .map(|b| b.name.clone())
+                .unwrap_or_else(|| blob.to_string());
+            return Err(VersionError::Refused(format!(
+                "cannot remove blob '{name}' ({blob}): it is a member of bundle {} still in the repository; \
+                 remove the bundle first",
+                bundles.join(", ")
+            )));
+        }
+        Ok(())
     }
 }

@@ -1,4 +1,5 @@
 //! The example plugin works through `pulp-plugin-api` alone: component, settings, migrations.
+//! (`sync.rs` syncs, publishes and serves greetings.)
 
 use hello_plugin::HelloPlugin;
 use pulp_plugin_api::testing::{scratch_dir, TestDatabase};
@@ -21,10 +22,10 @@ pulp_plugin_api::testing::db_tests! {
             .expect("build");
         let components: Vec<&str> = app.components().iter().map(|c| c.component.as_str()).collect();
         assert_eq!(components, ["core", "hello"]);
-        let expected = pulp_plugin_api::testing::core_migration_count() + 1;
+        let expected = pulp_plugin_api::testing::core_migration_count() + 5;
         assert_eq!(app.migrate().await.expect("migrate"), expected, "core's and the plugin's migrations");
         let ledger = t.db.applied_migrations().await.expect("ledger");
-        assert!(ledger.iter().any(|m| m.app == "hello" && m.name == "0001_greetings"), "{ledger:?}");
+        assert!(ledger.iter().any(|m| m.app == "hello" && m.name == "0001_greeting"), "{ledger:?}");
         assert_eq!(app.migrate().await.expect("migrate again"), 0);
     }
 

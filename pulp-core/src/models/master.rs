@@ -90,6 +90,27 @@ pub trait ContentDetail: Detail<Kind = ContentKind> {
     const REPO_KEY: &'static [&'static str] = &[];
 }
 
+/// The table of a detail type as SQL for each backend: what `#[derive(Detail)]` (in
+/// `pulp-plugin-api`) generates from the struct, so that the type's migration need not be
+/// written by hand. A plugin adds [`DetailTable::migration`] to its migrations; later changes
+/// to the struct need a hand-written migration (an applied migration never runs again).
+pub trait DetailTable: Detail {
+    /// `CREATE TABLE …` (and its indexes) for SQLite.
+    const SQLITE_DDL: &'static str;
+    /// `CREATE TABLE …` (and its indexes) for PostgreSQL.
+    const POSTGRES_DDL: &'static str;
+
+    /// The migration creating the table, named `name` in application `app`.
+    fn migration(app: &'static str, name: &'static str) -> crate::db::Migration {
+        crate::db::Migration {
+            app,
+            name,
+            sqlite: Self::SQLITE_DDL,
+            postgres: Self::POSTGRES_DDL,
+        }
+    }
+}
+
 /// A detail value together with its master: what typed code works with.
 #[derive(Debug, Clone)]
 pub struct Model<T: Detail> {

@@ -35,8 +35,8 @@ pub use kind::{
     RemoteKind, RepositoryFields, RepositoryKind, REMOTE_SECRET_FIELDS,
 };
 pub use master::{
-    Content, ContentDetail, ContentGuard, Detail, Distribution, Labels, Master, Model, Publication,
-    Remote, Repository, DEFAULT_DOMAIN,
+    Content, ContentDetail, ContentGuard, Detail, DetailTable, Distribution, Labels, Master, Model,
+    Publication, Remote, Repository, DEFAULT_DOMAIN,
 };
 pub use single_artifact::SingleArtifactContent;
 pub use store::{

@@ -1,5 +1,7 @@
 //! [`RepositoryType`]: a repository detail type with its version hooks.
 
+use std::future::Future;
+
 use futures::future::BoxFuture;
 
 use super::{NewVersion, RepositoryVersion, VersionError};
@@ -7,6 +9,9 @@ use crate::app::App;
 use crate::models::{Detail, RepositoryKind};
 
 /// A repository type, with the hooks pulp-core calls around every new version.
+///
+/// The hooks are `async fn`s in an implementation:
+/// `async fn finalize_new_version(version: &mut NewVersion) -> Result<(), VersionError>`.
 pub trait RepositoryType: Detail<Kind = RepositoryKind> {
     /// Content types (`pulp_type`s) its versions may hold; empty: any.
     const CONTENT_TYPES: &'static [&'static str] = &[];
@@ -15,18 +20,20 @@ pub trait RepositoryType: Detail<Kind = RepositoryKind> {
     /// visible: enforce the type's invariants here (remove units a newer one replaces, add
     /// what added units need, refuse with [`VersionError::Refused`]). An error discards the
     /// whole version.
-    fn finalize_new_version(version: &mut NewVersion) -> BoxFuture<'_, Result<(), VersionError>> {
+    fn finalize_new_version(
+        version: &mut NewVersion,
+    ) -> impl Future<Output = Result<(), VersionError>> + Send {
         let _ = version;
-        Box::pin(async { Ok(()) })
+        async { Ok(()) }
     }
 
     /// Runs after a new version became visible (e.g. to publish it automatically).
-    fn on_new_version<'a>(
-        app: &'a App,
-        version: &'a RepositoryVersion,
-    ) -> BoxFuture<'a, Result<(), VersionError>> {
+    fn on_new_version(
+        app: &App,
+        version: &RepositoryVersion,
+    ) -> impl Future<Output = Result<(), VersionError>> + Send {
         let _ = (app, version);
-        Box::pin(async { Ok(()) })
+        async { Ok(()) }
     }
 }
 
@@ -50,9 +57,21 @@ pub struct RepositoryHooks {
 impl RepositoryHooks {
     /// The hooks of `T`.
     pub fn of<T: RepositoryType>() -> Self {
+        // The hooks are stored as function pointers: each boxes its type's future.
+        fn finalize<T: RepositoryType>(
+            version: &mut NewVersion,
+        ) -> BoxFuture<'_, Result<(), VersionError>> {
+            Box::pin(T::finalize_new_version(version))
+        }
+        fn on_new<'a, T: RepositoryType>(
+            app: &'a App,
+            version: &'a RepositoryVersion,
+        ) -> BoxFuture<'a, Result<(), VersionError>> {
+            Box::pin(T::on_new_version(app, version))
+        }
         Self {
-            finalize_new_version: T::finalize_new_version,
-            on_new_version: T::on_new_version,
+            finalize_new_version: finalize::<T>,
+            on_new_version: on_new::<T>,
             content_types: T::CONTENT_TYPES,
         }
     }

@@ -4,6 +4,7 @@
 //! plugin's `finalize_new_version` hook runs before it becomes visible, `on_new_version`
 //! after. Deleting a version folds its changes into the next; `retain_repo_versions` prunes.
 
+mod content_artifacts;
 mod delete;
 mod error;
 mod hooks;
@@ -11,6 +12,7 @@ mod new_version;
 mod summary;
 mod version;
 
+pub use content_artifacts::{version_content_artifacts, VersionContentArtifact};
 pub use delete::{delete_version, retain_versions};
 pub use error::VersionError;
 pub use hooks::{RepositoryHooks, RepositoryType};

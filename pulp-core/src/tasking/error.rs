@@ -70,3 +70,15 @@ impl From<TaskingError> for TaskError {
         TaskError::new(e.to_string())
     }
 }
+
+impl From<crate::models::ModelError> for TaskError {
+    fn from(e: crate::models::ModelError) -> Self {
+        TaskError::new(e.to_string())
+    }
+}
+
+impl From<crate::repository::VersionError> for TaskError {
+    fn from(e: crate::repository::VersionError) -> Self {
+        TaskError::new(e.to_string())
+    }
+}

@@ -13,8 +13,11 @@ pub use path::{validate_relative_path, RelativePathError};
 
 /// A value that can check itself (a create/update body, a content unit before it is saved).
 pub trait Validate {
-    /// Adds every problem found to `errors` (leave it untouched when all is well).
-    fn validate(&self, errors: &mut ValidationErrors);
+    /// Adds every problem found to `errors` (leave it untouched when all is well). The
+    /// default finds none (a type whose fields need no checks: `impl Validate for T {}`).
+    fn validate(&self, errors: &mut ValidationErrors) {
+        let _ = errors;
+    }
 
     /// Runs [`Validate::validate`] and returns the errors, if any.
     fn validated(&self) -> Result<(), ValidationErrors> {
