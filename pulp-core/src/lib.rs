@@ -26,6 +26,7 @@ pub mod auth;
 pub mod content_app;
 pub mod db;
 pub mod download;
+pub mod importexport;
 pub mod models;
 pub mod pipeline;
 pub mod plugin;

@@ -74,6 +74,10 @@ impl Plugin for FilePlugin {
             .publication::<FilePublication>()
             .distribution::<FileDistribution>();
         r.content_upload::<FileContent>();
+        r.export_content::<FileContent>("pulp_file.app.modelresource.FileContentResource")
+            .export_repository::<FileRepository>(
+                "pulp_file.app.modelresource.FileRepositoryResource",
+            );
         r.task(SYNC_TASK, sync::sync_task);
         r.task(PUBLISH_TASK, publish::publish_task);
         r.sync_task(<FileRepository as Detail>::PULP_TYPE, SYNC_TASK);

@@ -8,6 +8,7 @@ pub mod content_upload;
 mod error;
 mod fields;
 pub mod generic;
+mod importexport;
 mod labels;
 pub mod list;
 mod multipart;

@@ -70,6 +70,10 @@ pub struct Settings {
     /// Minutes content and artifacts stay protected from orphan cleanup after they were
     /// created (Pulp's `ORPHAN_PROTECTION_TIME`).
     pub orphan_protection_time: u64,
+    /// Directories exporters may write below (Pulp's `ALLOWED_EXPORT_PATHS`); empty: none.
+    pub allowed_export_paths: Vec<PathBuf>,
+    /// Directories imports may read from (Pulp's `ALLOWED_IMPORT_PATHS`); empty: none.
+    pub allowed_import_paths: Vec<PathBuf>,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -94,6 +98,8 @@ impl Default for Settings {
             api_max_body_size: 4 * 1024 * 1024,
             upload_max_size: None,
             orphan_protection_time: 1440,
+            allowed_export_paths: Vec::new(),
+            allowed_import_paths: Vec::new(),
             extra: BTreeMap::new(),
         }
     }
