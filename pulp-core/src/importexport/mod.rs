@@ -1,7 +1,7 @@
 //! Moving repositories between servers as pulpcore 3.123 does: the Pulp export (a tar,
 //! optionally chunked, with a `-toc.json`), its import, and the filesystem export.
 //!
-//! HTTP-free: the REST layer ([`crate::api`]) stores exporters and importers and dispatches
+//! HTTP-free: the REST layer (`api::importexport`) stores exporters and importers and dispatches
 //! the tasks; this module writes and reads the files. The export format is pulpcore's:
 //! `versions.json`, the artifacts at `artifact/<sha256[:2]>/<sha256[2:]>`, the model
 //! resources as JSON (`pulpcore.app.modelresource.ArtifactResource.json`, …) and, per
