@@ -196,6 +196,11 @@ impl App {
         })
     }
 
+    /// The import/export resources the plugins declared.
+    pub fn import_export_resources(&self) -> &crate::importexport::ImportExportResources {
+        &self.inner.registry.import_export
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings

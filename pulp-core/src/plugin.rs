@@ -97,6 +97,7 @@ pub struct Registry {
     pub(crate) content_routes: Vec<ContentRoutes>,
     pub(crate) guard_checks: std::collections::BTreeMap<String, crate::content_guard::GuardCheck>,
     pub(crate) access_policies: Vec<(String, crate::access_policy::AccessPolicy)>,
+    pub(crate) import_export: crate::importexport::ImportExportResources,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -314,6 +315,24 @@ impl Registry {
             pulp_type.to_string(),
             crate::content_guard::GuardCheck::new(check),
         );
+        self
+    }
+
+    /// Declares the import/export resource of content type `T` (pulpcore's model resource
+    /// named `name`, e.g. `pulp_file.app.modelresource.FileContentResource`): Pulp exports
+    /// of repositories of `T`'s plugin write its units to `<name>.json`, imports read them.
+    pub fn export_content<T: crate::models::ContentDetail>(&mut self, name: &str) -> &mut Self {
+        self.import_export
+            .add_content(crate::importexport::ContentResource::of::<T>(name));
+        self
+    }
+
+    /// Declares the import/export resource of repository type `T` (e.g.
+    /// `pulp_file.app.modelresource.FileRepositoryResource`): what imports create missing
+    /// repositories from.
+    pub fn export_repository<T: RepositoryType>(&mut self, name: &str) -> &mut Self {
+        self.import_export
+            .add_repository(crate::importexport::RepositoryResource::of::<T>(name));
         self
     }
 

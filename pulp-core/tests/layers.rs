@@ -23,6 +23,7 @@ const LOWER_LAYERS: &[&str] = &[
     "publication.rs",
     "tasking",
     "pipeline",
+    "importexport",
     "access_policy",
     "auth",
     "status",

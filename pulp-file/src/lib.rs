@@ -72,6 +72,10 @@ impl Plugin for FilePlugin {
             .publish::<FilePublication>(PUBLISH_TASK, publish::publish_task)
             .distribution::<FileDistribution>();
         r.content_upload::<FileContent>();
+        r.export_content::<FileContent>("pulp_file.app.modelresource.FileContentResource")
+            .export_repository::<FileRepository>(
+                "pulp_file.app.modelresource.FileRepositoryResource",
+            );
         for (viewset, policy) in access::access_policies() {
             r.access_policy(viewset, policy);
         }

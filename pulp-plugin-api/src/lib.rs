@@ -193,6 +193,12 @@ pub mod pipeline {
     pub use pulp_core::pipeline::*;
 }
 
+/// Pulp export and import: the model resources plugins declare, the export writer and the
+/// import reader.
+pub mod importexport {
+    pub use pulp_core::importexport::*;
+}
+
 /// Publications' files: published artifacts and metadata, recorded by publishers and read
 /// by the content app.
 pub mod publication {

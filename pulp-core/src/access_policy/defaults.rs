@@ -80,6 +80,18 @@ pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
     ] {
         policies.push((generic, list_only()));
     }
+    // Exports and imports read and write the server's disks: superusers only.
+    for viewset in [
+        "exporters/core/pulp",
+        "exporters/core/pulp/exports",
+        "exporters/core/filesystem",
+        "exporters/core/filesystem/exports",
+        "importers/core/pulp",
+        "importers/core/pulp/imports",
+        "pulp_import_check",
+    ] {
+        policies.push((viewset, admin_only()));
+    }
     policies
         .into_iter()
         .map(|(name, policy)| (name.to_string(), policy))

@@ -9,6 +9,7 @@ mod declared;
 mod error;
 mod fields;
 pub mod generic;
+mod importexport;
 mod labels;
 pub mod list;
 mod multipart;

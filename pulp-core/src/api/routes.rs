@@ -27,6 +27,7 @@ pub fn register_tasks(tasks: &mut TaskFunctions) {
     tasks.register(g::DELETE_VERSION, g::delete_version_task);
     tasks.register(g::REPAIR_VERSION, g::repair_version_task);
     super::transfer::register_tasks(tasks);
+    super::importexport::register_tasks(tasks);
 }
 
 /// Every documented route: core's and the plugins'.
@@ -49,6 +50,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
     super::tasks::mount(&mut routes);
     super::access_policies::mount(&mut routes);
     super::transfer::mount(&mut routes);
+    super::importexport::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);
     super::generic::mount_kind_lists(&mut routes);
     for mounter in app.api_mounters() {

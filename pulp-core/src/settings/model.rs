@@ -140,6 +140,10 @@ pub struct Settings {
     pub logging: LoggingSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// Directories exporters may write below (Pulp's `ALLOWED_EXPORT_PATHS`); empty: none.
+    pub allowed_export_paths: Vec<PathBuf>,
+    /// Directories imports may read from (Pulp's `ALLOWED_IMPORT_PATHS`); empty: none.
+    pub allowed_import_paths: Vec<PathBuf>,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -166,6 +170,8 @@ impl Default for Settings {
             orphan_protection_time: 1440,
             logging: LoggingSettings::default(),
             metrics: MetricsSettings::default(),
+            allowed_export_paths: Vec::new(),
+            allowed_import_paths: Vec::new(),
             extra: BTreeMap::new(),
         }
     }

@@ -77,6 +77,17 @@ pub(crate) fn validate_core(s: &Settings) -> Result<(), SettingError> {
     if let Some(bind) = &s.metrics.worker_bind {
         s.metrics_worker_socket(bind)?;
     }
+    for (key, paths) in [
+        ("allowed_export_paths", &s.allowed_export_paths),
+        ("allowed_import_paths", &s.allowed_import_paths),
+    ] {
+        if let Some(path) = paths.iter().find(|p| !p.is_absolute()) {
+            return Err(SettingError::new(
+                key,
+                format!("'{}' is not an absolute path", path.display()),
+            ));
+        }
+    }
     ensure_writable_dir("data_dir", &s.data_dir)?;
     if let Some(dir) = &s.working_directory {
         ensure_writable_dir("working_directory", dir)?;

@@ -1,0 +1,45 @@
+-- Exporters (Pulp's `core.pulp` and `core.filesystem`), their exports, importers and their
+-- imports. JSON documents (repository ids, parameters, file checksums) as text.
+CREATE TABLE core_exporter (
+    pulp_id TEXT PRIMARY KEY,
+    pulp_created TEXT NOT NULL,
+    pulp_last_updated TEXT NOT NULL,
+    pulp_type TEXT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    method TEXT,
+    repositories TEXT NOT NULL DEFAULT '[]',
+    last_export_id TEXT
+);
+
+CREATE TABLE core_export (
+    pulp_id TEXT PRIMARY KEY,
+    pulp_created TEXT NOT NULL,
+    pulp_last_updated TEXT NOT NULL,
+    exporter_id TEXT NOT NULL REFERENCES core_exporter (pulp_id) ON DELETE CASCADE,
+    task_id TEXT,
+    params TEXT NOT NULL DEFAULT '{}',
+    output_file_info TEXT,
+    toc_info TEXT,
+    exported_resources TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX core_export_exporter ON core_export (exporter_id, pulp_created);
+
+CREATE TABLE core_importer (
+    pulp_id TEXT PRIMARY KEY,
+    pulp_created TEXT NOT NULL,
+    pulp_last_updated TEXT NOT NULL,
+    pulp_type TEXT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    repo_mapping TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE core_import (
+    pulp_id TEXT PRIMARY KEY,
+    pulp_created TEXT NOT NULL,
+    pulp_last_updated TEXT NOT NULL,
+    importer_id TEXT NOT NULL REFERENCES core_importer (pulp_id) ON DELETE CASCADE,
+    task_id TEXT,
+    params TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX core_import_importer ON core_import (importer_id, pulp_created);
