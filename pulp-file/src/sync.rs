@@ -1,13 +1,12 @@
 //! Syncing a file repository from a remote serving a `PULP_MANIFEST`: [`FileFirstStage`],
 //! [`synchronize`] and the task function registered as [`SYNC_TASK`].
 
-use pulp_plugin_api::deps::futures::future::BoxFuture;
 use pulp_plugin_api::deps::tokio::io::AsyncBufReadExt;
 use pulp_plugin_api::deps::{tokio, url};
 use pulp_plugin_api::download::Downloader;
 use pulp_plugin_api::models::{self, Policy};
 use pulp_plugin_api::pipeline::{
-    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, PipelineError, Stage, StageInput,
+    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, FirstStage, PipelineError,
     StageOutput, SyncContext,
 };
 use pulp_plugin_api::repository::RepositoryVersion;
@@ -84,7 +83,7 @@ impl FileFirstStage {
         Ok(url.to_string())
     }
 
-    fn declare(&self, entry: Entry) -> Result<DeclarativeContent<FileContent>, PipelineError> {
+    fn declare(&self, entry: Entry) -> Result<DeclarativeContent, PipelineError> {
         let url = self.file_url(&entry.relative_path)?;
         let expected = ExpectedArtifact::any()
             .with_size(entry.size)
@@ -135,51 +134,45 @@ where
     Ok(count)
 }
 
-impl Stage<FileContent> for FileFirstStage {
+impl FirstStage for FileFirstStage {
     fn name(&self) -> &str {
         "FileFirstStage"
     }
 
-    fn run(
-        self: Box<Self>,
-        _input: StageInput<FileContent>,
-        output: StageOutput<FileContent>,
-    ) -> BoxFuture<'static, Result<(), PipelineError>> {
-        Box::pin(async move {
-            let metadata = self
-                .ctx
-                .progress(
-                    "Downloading Metadata Files",
-                    "sync.downloading.metadata",
-                    None,
-                )
-                .await?;
-            let manifest = self
-                .downloader
-                .fetch(
-                    self.manifest_url.as_str(),
-                    &ExpectedArtifact::any(),
-                    self.ctx.working_dir(),
-                )
-                .await?;
-            metadata.increment(1).await?;
-            metadata.complete().await?;
-            // Check every line before emitting any: a bad manifest fails before downloads.
-            let checked = each_entry(&manifest.path, |_| async { Ok(()) }).await;
-            let result = match checked {
-                Ok(_) => {
-                    each_entry(&manifest.path, |entry| {
-                        let item = self.declare(entry);
-                        let output = &output;
-                        async move { output.put(item?).await }
-                    })
-                    .await
-                }
-                Err(e) => Err(e),
-            };
-            let _ = tokio::fs::remove_file(&manifest.path).await;
-            result.map(|_| ())
-        })
+    async fn run(self, output: StageOutput) -> Result<(), PipelineError> {
+        let metadata = self
+            .ctx
+            .progress(
+                "Downloading Metadata Files",
+                "sync.downloading.metadata",
+                None,
+            )
+            .await?;
+        let manifest = self
+            .downloader
+            .fetch(
+                self.manifest_url.as_str(),
+                &ExpectedArtifact::any(),
+                self.ctx.working_dir(),
+            )
+            .await?;
+        metadata.increment(1).await?;
+        metadata.complete().await?;
+        // Check every line before emitting any: a bad manifest fails before downloads.
+        let checked = each_entry(&manifest.path, |_| async { Ok(()) }).await;
+        let result = match checked {
+            Ok(_) => {
+                each_entry(&manifest.path, |entry| {
+                    let item = self.declare(entry);
+                    let output = &output;
+                    async move { output.put(item?).await }
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_file(&manifest.path).await;
+        result.map(|_| ())
     }
 }
 

@@ -185,10 +185,11 @@ pub mod content_app {
     pub use pulp_core::content_app::*;
 }
 
-/// The sync pipeline (Pulp's stages API): write a first [`Stage`](pipeline::Stage) that
-/// emits [`DeclarativeContent`](pipeline::DeclarativeContent)s, and
-/// [`DeclarativeVersion`](pipeline::DeclarativeVersion) runs the default stages after it and
-/// makes the new repository version. See `docs/plugin-api.md`, "Writing a first stage".
+/// The sync pipeline (Pulp's stages API): write a [`FirstStage`](pipeline::FirstStage) that
+/// emits [`DeclarativeContent`](pipeline::DeclarativeContent)s of any of the repository
+/// type's content types, and [`DeclarativeVersion`](pipeline::DeclarativeVersion) runs the
+/// default stages after it and makes one new repository version of them all. See
+/// `docs/plugin-api.md`, "Writing a first stage".
 pub mod pipeline {
     pub use pulp_core::pipeline::*;
 }

@@ -5,18 +5,26 @@
 //! - adding a bundle brings its members along ([`add_bundle`], and the repository type's
 //!   `finalize_new_version` for bundles added any other way);
 //! - removing a blob that a bundle in the version still needs is refused with a clear error;
-//! - a newer bundle with the same name replaces the older one (its repository key).
+//! - a newer bundle with the same name replaces the older one (its repository key);
+//! - a sync ([`sync::synchronize`]) reads a remote's index and brings bundles and their member
+//!   blobs into one repository version, through one pipeline carrying both content types: its
+//!   first stage ([`sync::BundleFirstStage`]) waits for each member's saved id before it emits
+//!   the bundle naming them (Pulp's content futures).
 //!
 //! Written against `pulp-plugin-api` only.
 
 #![warn(missing_docs)]
 
 mod models;
+pub mod sync;
 
-pub use models::{Blob, Bundle, BundleRepository};
+pub use models::{Blob, Bundle, BundleRemote, BundleRepository};
+pub use sync::{synchronize, SYNC_TASK};
 
 use pulp_plugin_api::access_policy::{AccessPolicy, Statement};
-use pulp_plugin_api::models::{self as pulp_models, Labels, Model, ModelError, RepositoryFields};
+use pulp_plugin_api::models::{
+    self as pulp_models, Detail, Labels, Model, ModelError, RepositoryFields,
+};
 use pulp_plugin_api::repository::{NewVersion, RepositoryVersion, VersionError};
 use pulp_plugin_api::{App, Component, Migration, Plugin, PulpId, Registry};
 
@@ -25,12 +33,20 @@ use pulp_plugin_api::{App, Component, Migration, Plugin, PulpId, Registry};
 pub struct BundlePlugin;
 
 /// The plugin's migrations (app `bundle`): one detail table per type.
-pub const MIGRATIONS: [Migration; 1] = [Migration {
-    app: "bundle",
-    name: "0001_initial",
-    sqlite: include_str!("migrations/bundle_0001_initial.sqlite.sql"),
-    postgres: include_str!("migrations/bundle_0001_initial.postgres.sql"),
-}];
+pub const MIGRATIONS: [Migration; 2] = [
+    Migration {
+        app: "bundle",
+        name: "0001_initial",
+        sqlite: include_str!("migrations/bundle_0001_initial.sqlite.sql"),
+        postgres: include_str!("migrations/bundle_0001_initial.postgres.sql"),
+    },
+    Migration {
+        app: "bundle",
+        name: "0002_remote",
+        sqlite: include_str!("migrations/bundle_0002_remote.sqlite.sql"),
+        postgres: include_str!("migrations/bundle_0002_remote.postgres.sql"),
+    },
+];
 
 impl Plugin for BundlePlugin {
     fn register(&self, r: &mut Registry) {
@@ -43,7 +59,10 @@ impl Plugin for BundlePlugin {
         r.migrations(MIGRATIONS);
         r.content::<Blob>()
             .content::<Bundle>()
-            .repository::<BundleRepository>();
+            .repository::<BundleRepository>()
+            .remote::<BundleRemote>();
+        r.task(SYNC_TASK, sync::sync_task);
+        r.sync_task(<BundleRepository as Detail>::PULP_TYPE, SYNC_TASK);
         // Who may do what through the plugin's endpoints (users other than superusers).
         let authenticated = &["authenticated"];
         let content = || {
@@ -75,6 +94,27 @@ impl Plugin for BundlePlugin {
                         authenticated,
                     )
                     .when("has_model_or_domain_perms:bundle.change_bundlerepository"),
+                ])
+                .scoped(),
+            )
+            .access_policy(
+                "remotes/bundle/bundle",
+                AccessPolicy::new(vec![
+                    Statement::allow(&["list"], authenticated),
+                    Statement::allow(&["retrieve"], authenticated)
+                        .when("has_model_or_domain_or_obj_perms:bundle.view_bundleremote"),
+                    Statement::allow(
+                        &[
+                            "create",
+                            "update",
+                            "partial_update",
+                            "set_label",
+                            "unset_label",
+                            "destroy",
+                        ],
+                        authenticated,
+                    )
+                    .when("has_model_or_domain_perms:bundle.change_bundleremote"),
                 ])
                 .scoped(),
             )

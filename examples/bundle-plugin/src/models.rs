@@ -1,10 +1,11 @@
-//! The plugin's detail types: [`Blob`], [`Bundle`] (which references blobs) and
-//! [`BundleRepository`] (which keeps bundles and their blobs together).
+//! The plugin's detail types: [`Blob`], [`Bundle`] (which references blobs),
+//! [`BundleRepository`] (which keeps bundles and their blobs together) and [`BundleRemote`]
+//! (where a sync reads bundles from).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use pulp_plugin_api::models::{
-    get_many, Column, ContentDetail, ContentKind, Detail, RepositoryKind,
+    get_many, Column, ContentDetail, ContentKind, Detail, RemoteKind, RepositoryKind,
 };
 use pulp_plugin_api::repository::{NewVersion, RepositoryType, VersionError};
 use pulp_plugin_api::validation::{validate_relative_path, Validate, ValidationErrors};
@@ -82,6 +83,24 @@ impl Detail for Bundle {
 impl ContentDetail for Bundle {
     const NATURAL_KEY: &'static [&'static str] = &["name", "version"];
     const REPO_KEY: &'static [&'static str] = &["name"];
+}
+
+/// A remote serving a bundle index (`bundle.bundle`): its `url` names the index, see
+/// [`crate::sync`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRemote {}
+
+impl Validate for BundleRemote {
+    fn validate(&self, _: &mut ValidationErrors) {}
+}
+
+impl Detail for BundleRemote {
+    type Kind = RemoteKind;
+    const PULP_TYPE: &'static str = "bundle.bundle";
+    const TABLE: &'static str = "bundle_remote";
+    const COLUMNS: &'static [Column] = &[];
+    const PRN_MODEL: &'static str = "bundle.bundleremote";
+    const ENDPOINT: &'static str = "bundle/bundle";
 }
 
 /// A repository of bundles and blobs (`bundle.bundle`).

@@ -11,7 +11,7 @@ use super::{
     SyncContext, BATCH_SIZE,
 };
 use crate::download::DEFAULT_DOWNLOAD_CONCURRENCY;
-use crate::models::{find_artifacts, save_artifacts, ContentDetail};
+use crate::models::{find_artifacts, save_artifacts};
 use crate::storage::NewFiles;
 
 /// Finds artifacts already stored (by expected sha256), one query per batch, so that they
@@ -28,15 +28,15 @@ impl QueryExistingArtifacts {
     }
 }
 
-impl<T: ContentDetail> Stage<T> for QueryExistingArtifacts {
+impl Stage for QueryExistingArtifacts {
     fn name(&self) -> &str {
         "QueryExistingArtifacts"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let db = self.ctx.app().db().clone();
@@ -97,10 +97,10 @@ impl ArtifactDownloader {
     }
 }
 
-async fn download_all<T: ContentDetail>(
+async fn download_all(
     ctx: SyncContext,
-    mut dc: DeclarativeContent<T>,
-) -> Result<(DeclarativeContent<T>, u64), PipelineError> {
+    mut dc: DeclarativeContent,
+) -> Result<(DeclarativeContent, u64), PipelineError> {
     let mut count = 0;
     for da in dc.artifacts.iter_mut() {
         if da.artifact.is_some() || da.deferred {
@@ -120,15 +120,15 @@ async fn download_all<T: ContentDetail>(
     Ok((dc, count))
 }
 
-impl<T: ContentDetail> Stage<T> for ArtifactDownloader {
+impl Stage for ArtifactDownloader {
     fn name(&self) -> &str {
         "ArtifactDownloader"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let progress: Progress = self
@@ -188,15 +188,15 @@ impl ArtifactSaver {
     }
 }
 
-impl<T: ContentDetail> Stage<T> for ArtifactSaver {
+impl Stage for ArtifactSaver {
     fn name(&self) -> &str {
         "ArtifactSaver"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let ctx = self.ctx;

@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
+use super::content::ContentType;
 use super::{
     for_each_batch, DeclarativeContent, PipelineError, Stage, StageInput, StageOutput, SyncContext,
     BATCH_SIZE,
 };
 use crate::db::PulpId;
 use crate::models::{
-    create_content_artifacts, create_remote_artifacts, find_content, save_content_artifacts,
-    save_new_content, save_remote_artifacts, ContentDetail, RemoteArtifact,
+    create_content_artifacts, create_remote_artifacts, save_content_artifacts,
+    save_remote_artifacts, RemoteArtifact,
 };
 
 /// Finds units already stored (by natural key), one query per batch.
@@ -29,15 +30,15 @@ impl QueryExistingContents {
     }
 }
 
-impl<T: ContentDetail> Stage<T> for QueryExistingContents {
+impl Stage for QueryExistingContents {
     fn name(&self) -> &str {
         "QueryExistingContents"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let db = self.ctx.app().db().clone();
@@ -51,11 +52,9 @@ impl<T: ContentDetail> Stage<T> for QueryExistingContents {
                 |mut batch| {
                     let db = db.clone();
                     async move {
-                        let units: Vec<T> = batch.iter().map(|dc| dc.content.clone()).collect();
-                        for (dc, found) in batch.iter_mut().zip(find_content(&db, &units).await?) {
-                            if let Some(model) = found {
-                                dc.set_saved(model);
-                            }
+                        // One query per content type in the batch.
+                        for (t, at) in ContentType::group(&batch) {
+                            (t.find)(&db, &mut batch, &at).await?;
                         }
                         Ok(batch)
                     }
@@ -81,18 +80,18 @@ impl ContentSaver {
     }
 }
 
-impl<T: ContentDetail> Stage<T> for ContentSaver {
+impl Stage for ContentSaver {
     fn name(&self) -> &str {
         "ContentSaver"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
-            let statistics = Arc::new(Mutex::new(Statistics::new::<T>()));
+            let statistics = Arc::new(Mutex::new(Statistics::new()));
             let concurrency = self.ctx.write_concurrency();
             for_each_batch(
                 "ContentSaver",
@@ -108,37 +107,39 @@ impl<T: ContentDetail> Stage<T> for ContentSaver {
 }
 
 /// The step of [`ContentSaver`] for one batch.
-async fn save_batch<T: ContentDetail>(
+async fn save_batch(
     ctx: SyncContext,
     statistics: Arc<Mutex<Statistics>>,
-    mut batch: Vec<DeclarativeContent<T>>,
-) -> Result<Vec<DeclarativeContent<T>>, PipelineError> {
+    mut batch: Vec<DeclarativeContent>,
+) -> Result<Vec<DeclarativeContent>, PipelineError> {
     let db = ctx.app().bulk_db().clone();
-    let new: Vec<usize> = (0..batch.len())
-        .filter(|i| batch[*i].saved().is_none())
-        .collect();
+    let mut created = vec![false; batch.len()];
     let turn = ctx.write_turn().await;
-    if !new.is_empty() {
-        let units = new.iter().map(|i| batch[*i].content.clone()).collect();
-        for (i, model) in new.iter().zip(save_new_content(&db, units).await?) {
-            batch[*i].set_saved(model);
+    // One statement (per kind of row) per content type in the batch.
+    for (t, at) in ContentType::group(&batch) {
+        let new: Vec<usize> = at
+            .into_iter()
+            .filter(|i| batch[*i].saved_id().is_none())
+            .collect();
+        if new.is_empty() {
+            continue;
         }
+        (t.save_new)(&db, &mut batch, &new).await?;
         if let Ok(mut statistics) = statistics.lock() {
-            statistics.inserted(&db, new.len());
+            statistics.inserted(&db, t.table, new.len());
+        }
+        for i in new {
+            created[i] = true;
         }
     }
     // Units created just now cannot be linked yet: their links take the quicker create path.
-    let mut created = vec![false; batch.len()];
-    for i in &new {
-        created[*i] = true;
-    }
     let mut new_links = Vec::new();
     let mut links = Vec::new();
     for (dc, created) in batch.iter().zip(&created) {
-        let Some(model) = dc.saved() else { continue };
+        let Some(id) = dc.saved_id() else { continue };
         for da in &dc.artifacts {
             let link = (
-                model.pulp_id(),
+                id,
                 da.artifact.as_ref().map(|a| a.pulp_id),
                 da.relative_path.clone(),
             );
@@ -157,7 +158,7 @@ async fn save_batch<T: ContentDetail>(
         .map(|ca| ((ca.content_id, ca.relative_path), ca.pulp_id))
         .collect();
     for (dc, created) in batch.iter_mut().zip(created) {
-        let Some(id) = dc.saved().map(|m| m.pulp_id()) else {
+        let Some(id) = dc.saved_id() else {
             continue;
         };
         for da in dc.artifacts.iter_mut() {
@@ -173,34 +174,38 @@ async fn save_batch<T: ContentDetail>(
 /// table grows from nothing during one sync, long before autovacuum analyzes it, and with
 /// statistics saying "empty" the natural-key lookups turn into sequential scans (each batch
 /// then costs O(table)). `ANALYZE` runs (in the background) once this sync inserted 8,000
-/// units, and again each time that number doubles.
+/// units (of any types), and again each time that number doubles, on the detail tables of
+/// the types inserted and the core tables.
 struct Statistics {
-    tables: String,
+    tables: Vec<&'static str>,
     inserted: usize,
     next: usize,
 }
 
 impl Statistics {
-    fn new<T: ContentDetail>() -> Self {
+    fn new() -> Self {
         Self {
-            tables: format!(
-                "{}, core_content, core_contentartifact, core_remoteartifact, core_artifact",
-                T::TABLE
-            ),
+            tables: Vec::new(),
             inserted: 0,
             next: 8_000,
         }
     }
 
-    /// Counts `rows` inserted; past the threshold, analyzes in the background (the sync
-    /// does not wait for it).
-    fn inserted(&mut self, db: &crate::db::Database, rows: usize) {
+    /// Counts `rows` inserted into `table`; past the threshold, analyzes in the background
+    /// (the sync does not wait for it).
+    fn inserted(&mut self, db: &crate::db::Database, table: &'static str, rows: usize) {
+        if !self.tables.contains(&table) {
+            self.tables.push(table);
+        }
         self.inserted += rows;
         if self.inserted < self.next || db.backend() != crate::db::Backend::Postgres {
             return;
         }
         self.next = self.inserted * 2;
-        let sql = format!("ANALYZE {}", self.tables);
+        let tables = self.tables.join(", ");
+        let sql = format!(
+            "ANALYZE {tables}, core_content, core_contentartifact, core_remoteartifact, core_artifact"
+        );
         let db = db.clone();
         tokio::spawn(async move {
             let result: Result<(), sqlx::Error> = crate::on_pool!(&db, pool => {
@@ -227,15 +232,15 @@ impl RemoteArtifactSaver {
     }
 }
 
-impl<T: ContentDetail> Stage<T> for RemoteArtifactSaver {
+impl Stage for RemoteArtifactSaver {
     fn name(&self) -> &str {
         "RemoteArtifactSaver"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let concurrency = self.ctx.write_concurrency();
@@ -292,15 +297,15 @@ impl<T: ContentDetail> Stage<T> for RemoteArtifactSaver {
 #[derive(Debug, Default)]
 pub struct ResolveContentFutures;
 
-impl<T: ContentDetail> Stage<T> for ResolveContentFutures {
+impl Stage for ResolveContentFutures {
     fn name(&self) -> &str {
         "ResolveContentFutures"
     }
 
     fn run(
         self: Box<Self>,
-        mut input: StageInput<T>,
-        output: StageOutput<T>,
+        mut input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             while let Some(mut dc) = input.next().await {
@@ -334,15 +339,15 @@ impl ContentAssociation {
     }
 }
 
-impl<T: ContentDetail> Stage<T> for ContentAssociation {
+impl Stage for ContentAssociation {
     fn name(&self) -> &str {
         "ContentAssociation"
     }
 
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>> {
         Box::pin(async move {
             let ids = self.ids.clone();
@@ -357,7 +362,7 @@ impl<T: ContentDetail> Stage<T> for ContentAssociation {
                     async move {
                         let ids: Vec<PulpId> = batch
                             .iter()
-                            .filter_map(|dc| dc.saved().map(|m| m.pulp_id()))
+                            .filter_map(DeclarativeContent::saved_id)
                             .collect();
                         if ids.len() != batch.len() {
                             return Err(PipelineError::new(

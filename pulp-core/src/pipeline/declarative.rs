@@ -3,36 +3,43 @@
 
 use std::collections::HashSet;
 
+use super::stage::{run_pipeline, Accepts, First};
 use super::{
-    run_stages, ArtifactDownloader, ArtifactSaver, ContentAssociation, ContentSaver, PipelineError,
+    ArtifactDownloader, ArtifactSaver, ContentAssociation, ContentSaver, FirstStage, PipelineError,
     QueryExistingArtifacts, QueryExistingContents, RemoteArtifactSaver, ResolveContentFutures,
     Stage, SyncContext,
 };
 use crate::db::PulpId;
-use crate::models::{forget_artifacts, ContentDetail};
+use crate::models::{forget_artifacts, get_master, RepositoryKind};
 use crate::repository::{NewVersion, RepositoryVersion};
 
 /// The stages of a pipeline.
-pub type Stages<T> = Vec<Box<dyn Stage<T>>>;
+pub type Stages = Vec<Box<dyn Stage>>;
 /// A change to the default stages (see [`DeclarativeVersion::stages`]).
-type StageChange<T> = Box<dyn FnOnce(&mut Stages<T>) + Send>;
+type StageChange = Box<dyn FnOnce(&mut Stages) + Send>;
 
 /// A sync: the plugin's first stage, then `QueryExistingArtifacts → ArtifactDownloader →
 /// ArtifactSaver → QueryExistingContents → ContentSaver → RemoteArtifactSaver →
 /// ResolveContentFutures → ContentAssociation`, then a new version of the repository holding
-/// the units emitted (added to the latest version; in mirror mode, replacing it).
+/// the units emitted (added to the latest version; in mirror mode, replacing the units of the
+/// repository type's content types).
+///
+/// The first stage may emit units of every content type the repository type declares
+/// ([`RepositoryType::CONTENT_TYPES`](crate::repository::RepositoryType::CONTENT_TYPES);
+/// a unit of another type fails the sync); the default stages batch them per type, and all
+/// of them go into the one new version.
 ///
 /// The version is made through [`NewVersion`] at the end, so a failure leaves no version;
 /// when nothing changed no version is made (`Ok(None)`). A failed sync also removes the
 /// artifacts it added (storage files and `core_artifact` rows).
-pub struct DeclarativeVersion<T: ContentDetail> {
-    first: Box<dyn Stage<T>>,
+pub struct DeclarativeVersion {
+    first: Box<dyn Stage>,
     repository_id: PulpId,
     mirror: bool,
-    customize: Vec<StageChange<T>>,
+    customize: Vec<StageChange>,
 }
 
-impl<T: ContentDetail> std::fmt::Debug for DeclarativeVersion<T> {
+impl std::fmt::Debug for DeclarativeVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeclarativeVersion")
             .field("first", &self.first.name())
@@ -42,10 +49,16 @@ impl<T: ContentDetail> std::fmt::Debug for DeclarativeVersion<T> {
     }
 }
 
-impl<T: ContentDetail> DeclarativeVersion<T> {
-    /// A sync of `repository_id` fed by `first_stage`; `mirror`: units the first stage does
-    /// not emit are removed from the new version.
-    pub fn new(first_stage: impl Stage<T>, repository_id: PulpId, mirror: bool) -> Self {
+impl DeclarativeVersion {
+    /// A sync of `repository_id` fed by `first_stage`; `mirror`: units (of the repository
+    /// type's content types) the first stage does not emit are removed from the new version.
+    pub fn new(first_stage: impl FirstStage, repository_id: PulpId, mirror: bool) -> Self {
+        Self::from_stage(First(first_stage), repository_id, mirror)
+    }
+
+    /// [`DeclarativeVersion::new`] with a first stage written as a [`Stage`] (its input is
+    /// empty).
+    pub fn from_stage(first_stage: impl Stage, repository_id: PulpId, mirror: bool) -> Self {
         Self {
             first: Box::new(first_stage),
             repository_id,
@@ -56,19 +69,13 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
 
     /// Changes the default stages (after the first one) before the sync runs: insert,
     /// replace or remove stages (find them by [`Stage::name`]).
-    pub fn stages(
-        mut self,
-        change: impl FnOnce(&mut Vec<Box<dyn Stage<T>>>) + Send + 'static,
-    ) -> Self {
+    pub fn stages(mut self, change: impl FnOnce(&mut Stages) + Send + 'static) -> Self {
         self.customize.push(Box::new(change));
         self
     }
 
     /// The default stages after the first one.
-    pub fn default_stages(
-        ctx: &SyncContext,
-        association: &ContentAssociation,
-    ) -> Vec<Box<dyn Stage<T>>> {
+    pub fn default_stages(ctx: &SyncContext, association: &ContentAssociation) -> Stages {
         vec![
             Box::new(QueryExistingArtifacts::new(ctx)),
             Box::new(ArtifactDownloader::new(ctx)),
@@ -86,6 +93,16 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
         self,
         ctx: &SyncContext,
     ) -> Result<Option<RepositoryVersion>, PipelineError> {
+        let repository = get_master::<RepositoryKind>(ctx.app().db(), self.repository_id).await?;
+        let content_types = ctx
+            .app()
+            .repository_hooks(&repository.pulp_type)
+            .map(|h| h.content_types)
+            .unwrap_or_default();
+        let accepts = (!content_types.is_empty()).then(|| Accepts {
+            repository_type: repository.pulp_type.clone(),
+            content_types,
+        });
         let association = ContentAssociation::new();
         let mut rest = Self::default_stages(ctx, &association);
         for change in self.customize {
@@ -95,10 +112,14 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
         stages.push(self.first);
         stages.extend(rest);
         let started = std::time::Instant::now();
-        let stages_result = run_stages(stages).await;
+        let stages_result = run_pipeline(stages, accepts).await;
         let staged = started.elapsed();
         let result = match stages_result {
-            Ok(()) => associate(ctx, self.repository_id, self.mirror, association.take_ids()).await,
+            Ok(()) => {
+                let ids = association.take_ids();
+                let mirror = self.mirror.then_some(content_types);
+                associate(ctx, self.repository_id, mirror, ids).await
+            }
             Err(e) => Err(e),
         };
         tracing::debug!(
@@ -114,10 +135,12 @@ impl<T: ContentDetail> DeclarativeVersion<T> {
     }
 }
 
+/// Makes the new version: adds `ids`; with `mirror` (the repository type's content types;
+/// empty: any), first removes the units of those types that `ids` does not name.
 async fn associate(
     ctx: &SyncContext,
     repository_id: PulpId,
-    mirror: bool,
+    mirror: Option<&'static [&'static str]>,
     ids: Vec<PulpId>,
 ) -> Result<Option<RepositoryVersion>, PipelineError> {
     let adding = ctx
@@ -127,11 +150,23 @@ async fn associate(
         .progress("Un-Associating Content", "unassociating.content", None)
         .await?;
     let mut version = NewVersion::start(ctx.app(), repository_id).await?;
-    if mirror {
+    if let Some(types) = mirror {
         let keep: HashSet<PulpId> = ids.iter().copied().collect();
-        let gone: Vec<PulpId> = version
-            .present_ids(None)
-            .await?
+        // Units of other types stay. Usually the version holds only the type's own (as its
+        // counts say): then one unfiltered read.
+        let only_own = types.is_empty()
+            || (version.base_version().counts.present.iter())
+                .all(|(t, n)| *n <= 0 || types.contains(&t.as_str()));
+        let present = if only_own {
+            version.present_ids(None).await?
+        } else {
+            let mut present = Vec::new();
+            for t in types {
+                present.extend(version.present_ids(Some(t)).await?);
+            }
+            present
+        };
+        let gone: Vec<PulpId> = present
             .into_iter()
             .filter(|id| !keep.contains(id))
             .collect();

@@ -4,7 +4,6 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use super::{DeclarativeContent, PipelineError};
-use crate::models::ContentDetail;
 
 /// Items a channel between two stages holds; a full channel makes the upstream stage wait
 /// (backpressure), so memory stays flat whatever the size of the repository.
@@ -18,42 +17,45 @@ pub const BATCH_SIZE: usize = 1_000;
 
 /// One step of a pipeline: reads items from its input, writes items to its output. A stage
 /// ends when its input ends (the first stage: when it has emitted everything); returning an
-/// error stops the whole pipeline.
+/// error stops the whole pipeline. Items may be units of any content type (see
+/// [`DeclarativeContent`]). A first stage is easier written as a [`FirstStage`].
 ///
 /// ```ignore
-/// struct Emit(Vec<MyUnit>);
-/// impl Stage<MyUnit> for Emit {
-///     fn name(&self) -> &str { "Emit" }
-///     fn run(self: Box<Self>, _input: StageInput<MyUnit>, output: StageOutput<MyUnit>)
+/// struct DropDrafts;
+/// impl Stage for DropDrafts {
+///     fn name(&self) -> &str { "DropDrafts" }
+///     fn run(self: Box<Self>, mut input: StageInput, output: StageOutput)
 ///         -> BoxFuture<'static, Result<(), PipelineError>> {
 ///         Box::pin(async move {
-///             for unit in self.0 { output.put(DeclarativeContent::new(unit, vec![])).await?; }
+///             while let Some(dc) = input.next().await {
+///                 if !dc.content::<Page>().is_some_and(|p| p.draft) { output.put(dc).await?; }
+///             }
 ///             Ok(())
 ///         })
 ///     }
 /// }
 /// ```
-pub trait Stage<T: ContentDetail>: Send + 'static {
+pub trait Stage: Send + 'static {
     /// Its name (to find it when inserting or replacing stages).
     fn name(&self) -> &str;
 
     /// Runs the stage to the end of its input.
     fn run(
         self: Box<Self>,
-        input: StageInput<T>,
-        output: StageOutput<T>,
+        input: StageInput,
+        output: StageOutput,
     ) -> BoxFuture<'static, Result<(), PipelineError>>;
 }
 
 /// What a stage reads: items one by one ([`StageInput::next`]) or in batches
 /// ([`StageInput::batch`]).
 #[derive(Debug)]
-pub struct StageInput<T: ContentDetail> {
-    rx: Option<mpsc::Receiver<DeclarativeContent<T>>>,
+pub struct StageInput {
+    rx: Option<mpsc::Receiver<DeclarativeContent>>,
 }
 
-impl<T: ContentDetail> StageInput<T> {
-    pub(crate) fn new(rx: mpsc::Receiver<DeclarativeContent<T>>) -> Self {
+impl StageInput {
+    pub(crate) fn new(rx: mpsc::Receiver<DeclarativeContent>) -> Self {
         Self { rx: Some(rx) }
     }
 
@@ -63,14 +65,14 @@ impl<T: ContentDetail> StageInput<T> {
     }
 
     /// The next item (`None` at the end of the input). This is the `items()` helper.
-    pub async fn next(&mut self) -> Option<DeclarativeContent<T>> {
+    pub async fn next(&mut self) -> Option<DeclarativeContent> {
         self.rx.as_mut()?.recv().await
     }
 
     /// The next batch (`None` at the end of the input): `minsize` items, or fewer when the
     /// input is idle (no item for [`BATCH_IDLE`]), ends, or when an item of the batch is
     /// awaited ([`DeclarativeContent::resolution`]). This is the `batches(minsize)` helper.
-    pub async fn batch(&mut self, minsize: usize) -> Option<Vec<DeclarativeContent<T>>> {
+    pub async fn batch(&mut self, minsize: usize) -> Option<Vec<DeclarativeContent>> {
         let rx = self.rx.as_mut()?;
         let minsize = minsize.max(1);
         let first = rx.recv().await?;
@@ -97,26 +99,99 @@ impl<T: ContentDetail> StageInput<T> {
 
 /// Where a stage writes: to the next stage's input.
 #[derive(Debug, Clone)]
-pub struct StageOutput<T: ContentDetail> {
-    tx: mpsc::Sender<DeclarativeContent<T>>,
+pub struct StageOutput {
+    tx: mpsc::Sender<DeclarativeContent>,
+    /// The content types the next stages take (the first stage's output in a
+    /// [`DeclarativeVersion`](super::DeclarativeVersion): its repository type's); `None`: any.
+    accepts: Option<Accepts>,
 }
 
-impl<T: ContentDetail> StageOutput<T> {
-    pub(crate) fn new(tx: mpsc::Sender<DeclarativeContent<T>>) -> Self {
-        Self { tx }
+/// The content types a repository type holds, and its name (for the error).
+#[derive(Debug, Clone)]
+pub(crate) struct Accepts {
+    pub(crate) repository_type: String,
+    pub(crate) content_types: &'static [&'static str],
+}
+
+impl StageOutput {
+    pub(crate) fn new(tx: mpsc::Sender<DeclarativeContent>) -> Self {
+        Self { tx, accepts: None }
     }
 
-    /// Hands an item to the next stage (waits while its input is full).
-    pub async fn put(&self, item: DeclarativeContent<T>) -> Result<(), PipelineError> {
+    /// Hands an item to the next stage (waits while its input is full). Fails when the item's
+    /// content type is not one the repository type holds.
+    pub async fn put(&self, item: DeclarativeContent) -> Result<(), PipelineError> {
+        if let Some(accepts) = &self.accepts {
+            let t = item.pulp_type();
+            if !accepts.content_types.contains(&t) {
+                return Err(PipelineError::new(format!(
+                    "a {} repository cannot hold {t} units (it holds {})",
+                    accepts.repository_type,
+                    accepts.content_types.join(", ")
+                )));
+            }
+        }
         self.tx.send(item).await.map_err(|_| PipelineError::Stopped)
     }
 
     /// Hands every item of a batch to the next stage.
-    pub async fn put_all(&self, items: Vec<DeclarativeContent<T>>) -> Result<(), PipelineError> {
+    pub async fn put_all(&self, items: Vec<DeclarativeContent>) -> Result<(), PipelineError> {
         for item in items {
             self.put(item).await?;
         }
         Ok(())
+    }
+}
+
+/// A first stage (the part of a sync a plugin writes): reads the remote's metadata and emits
+/// a [`DeclarativeContent`] per unit, of any of the repository type's content types, with
+/// [`StageOutput::put`]. It may wait for an emitted unit's saved model
+/// ([`DeclarativeContent::awaited`]) before emitting the units that refer to it.
+///
+/// ```ignore
+/// struct BundleFirstStage { index: Vec<(Blob, Vec<DeclarativeArtifact>)>, name: String }
+/// impl FirstStage for BundleFirstStage {
+///     async fn run(self, output: StageOutput) -> Result<(), PipelineError> {
+///         let mut members = Vec::new();
+///         for (blob, files) in self.index {
+///             let (item, saved) = DeclarativeContent::awaited(blob, files);
+///             output.put(item).await?;
+///             members.push(saved);
+///         }
+///         let mut ids = Vec::new();
+///         for saved in members { ids.push(saved.await?.pulp_id()); }
+///         output.put(DeclarativeContent::new(Bundle { name: self.name, members: ids }, vec![])).await
+///     }
+/// }
+/// ```
+pub trait FirstStage: Send + 'static {
+    /// Its name (in logs); the type's name by default.
+    fn name(&self) -> &str {
+        let name = std::any::type_name::<Self>();
+        name.rsplit("::").next().unwrap_or(name)
+    }
+
+    /// Emits every unit to `output`; an error fails the sync.
+    fn run(
+        self,
+        output: StageOutput,
+    ) -> impl std::future::Future<Output = Result<(), PipelineError>> + Send;
+}
+
+/// A [`FirstStage`] as a [`Stage`].
+pub(crate) struct First<F>(pub(crate) F);
+
+impl<F: FirstStage> Stage for First<F> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn run(
+        self: Box<Self>,
+        _input: StageInput,
+        output: StageOutput,
+    ) -> BoxFuture<'static, Result<(), PipelineError>> {
+        Box::pin(self.0.run(output))
     }
 }
 
@@ -130,18 +205,17 @@ impl<T: ContentDetail> StageOutput<T> {
 /// database call: when one fails, the others in flight still finish (their writes end
 /// committed or rolled back as a whole) while the pipeline stops. At the end it logs (debug)
 /// the number of batches and items and the time spent in steps, under the name `stage`.
-pub async fn for_each_batch<T, F, Fut>(
+pub async fn for_each_batch<F, Fut>(
     stage: &str,
-    input: StageInput<T>,
-    output: &StageOutput<T>,
+    input: StageInput,
+    output: &StageOutput,
     minsize: usize,
     concurrency: usize,
     mut step: F,
 ) -> Result<(), PipelineError>
 where
-    T: ContentDetail,
-    F: FnMut(Vec<DeclarativeContent<T>>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<DeclarativeContent<T>>, PipelineError>>
+    F: FnMut(Vec<DeclarativeContent>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<DeclarativeContent>, PipelineError>>
         + Send
         + 'static,
 {
@@ -195,14 +269,23 @@ where
 /// connection inside a transaction): a failed stage drops its channels, so the stages
 /// before it fail their next `put` with [`PipelineError::Stopped`] and the stages after it
 /// see the end of their input.
-pub async fn run_stages<T: ContentDetail>(
-    stages: Vec<Box<dyn Stage<T>>>,
+pub async fn run_stages(stages: Vec<Box<dyn Stage>>) -> Result<(), PipelineError> {
+    run_pipeline(stages, None).await
+}
+
+/// [`run_stages`], the first stage's output taking only units of `accepts`' content types.
+pub(crate) async fn run_pipeline(
+    stages: Vec<Box<dyn Stage>>,
+    accepts: Option<Accepts>,
 ) -> Result<(), PipelineError> {
     let mut set = tokio::task::JoinSet::new();
     let mut input = StageInput::empty();
     for stage in stages {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let output = StageOutput::new(tx);
+        let mut output = StageOutput::new(tx);
+        if set.is_empty() {
+            output.accepts = accepts.clone();
+        }
         let this_input = std::mem::replace(&mut input, StageInput::new(rx));
         let name = stage.name().to_string();
         let future = stage.run(this_input, output);
