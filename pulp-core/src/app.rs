@@ -260,10 +260,7 @@ impl App {
     }
 
     /// The check of content guards of type `pulp_type`, if a plugin declared one.
-    pub fn content_guard_check(
-        &self,
-        pulp_type: &str,
-    ) -> Option<crate::content_guard::GuardCheck> {
+    pub fn content_guard_check(&self, pulp_type: &str) -> Option<crate::content_guard::GuardCheck> {
         self.inner.registry.guard_checks.get(pulp_type).cloned()
     }
 

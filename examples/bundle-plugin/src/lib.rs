@@ -22,9 +22,7 @@ pub use models::{Blob, Bundle, BundleRemote, BundleRepository};
 pub use sync::{synchronize, SYNC_TASK};
 
 use pulp_plugin_api::access_policy::{AccessPolicy, Statement};
-use pulp_plugin_api::models::{
-    self as pulp_models, Detail, Labels, Model, ModelError, RepositoryFields,
-};
+use pulp_plugin_api::models::{self as pulp_models, Labels, Model, ModelError, RepositoryFields};
 use pulp_plugin_api::repository::{NewVersion, RepositoryVersion, VersionError};
 use pulp_plugin_api::{App, Component, Migration, Plugin, PulpId, Registry};
 
@@ -59,10 +57,9 @@ impl Plugin for BundlePlugin {
         r.migrations(MIGRATIONS);
         r.content::<Blob>()
             .content::<Bundle>()
-            .repository::<BundleRepository>()
             .remote::<BundleRemote>();
-        r.task(SYNC_TASK, sync::sync_task);
-        r.sync_task(<BundleRepository as Detail>::PULP_TYPE, SYNC_TASK);
+        r.repository::<BundleRepository>()
+            .sync(SYNC_TASK, sync::sync_task);
         // Who may do what through the plugin's endpoints (users other than superusers).
         let authenticated = &["authenticated"];
         let content = || {

@@ -8,14 +8,13 @@
 #![warn(missing_docs)]
 
 use pulp_plugin_api::deps::bytes::Bytes;
-use pulp_plugin_api::deps::futures::future::BoxFuture;
 use pulp_plugin_api::deps::{tokio, url::Url};
 use pulp_plugin_api::download::Downloader;
 use pulp_plugin_api::models::{
     self, Detail, DetailTable, Labels, Model, Policy, PublicationFields,
 };
 use pulp_plugin_api::pipeline::{
-    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, PipelineError, Stage, StageInput,
+    DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, FirstStage, PipelineError,
     StageOutput, SyncContext,
 };
 use pulp_plugin_api::publication::{
@@ -155,7 +154,7 @@ struct GreetingsIndex {
 }
 
 impl GreetingsIndex {
-    fn declare(&self, index: &Url, line: &str) -> Result<DeclarativeContent<Greeting>, String> {
+    fn declare(&self, index: &Url, line: &str) -> Result<DeclarativeContent, String> {
         let [name, sha256, size] = line.split(',').collect::<Vec<_>>()[..] else {
             return Err(format!("'{line}' is not name,sha256,size"));
         };
@@ -179,38 +178,28 @@ impl GreetingsIndex {
     }
 }
 
-impl Stage<Greeting> for GreetingsIndex {
-    fn name(&self) -> &str {
-        "GreetingsIndex"
-    }
-
-    fn run(
-        self: Box<Self>,
-        _input: StageInput<Greeting>,
-        output: StageOutput<Greeting>,
-    ) -> BoxFuture<'static, Result<(), PipelineError>> {
-        Box::pin(async move {
-            let url = &self.remote.fields().url;
-            let index = Url::parse(url).map_err(|e| PipelineError::new(format!("{url}: {e}")))?;
-            let dir = self.ctx.working_dir();
-            let file = self
-                .downloader
-                .fetch(url, &ExpectedArtifact::any(), dir)
-                .await?;
-            let text = tokio::fs::read_to_string(&file.path).await;
-            let text = text.map_err(|e| PipelineError::new(format!("reading {INDEX}: {e}")))?;
-            for (n, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let unit = self.declare(&index, line.trim());
-                let unit =
-                    unit.map_err(|e| PipelineError::new(format!("{INDEX} line {}: {e}", n + 1)))?;
-                output.put(unit).await?;
-            }
-            Ok(())
-        })
+impl FirstStage for GreetingsIndex {
+    async fn run(self, output: StageOutput) -> Result<(), PipelineError> {
+        let url = &self.remote.fields().url;
+        let index = Url::parse(url).map_err(|e| PipelineError::new(format!("{url}: {e}")))?;
+        let dir = self.ctx.working_dir();
+        let file = self
+            .downloader
+            .fetch(url, &ExpectedArtifact::any(), dir)
+            .await?;
+        let text = tokio::fs::read_to_string(&file.path).await;
+        let text = text.map_err(|e| PipelineError::new(format!("reading {INDEX}: {e}")))?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let unit = self.declare(&index, line.trim());
+            let unit =
+                unit.map_err(|e| PipelineError::new(format!("{INDEX} line {}: {e}", n + 1)))?;
+            output.put(unit).await?;
+        }
+        Ok(())
     }
 }
 
