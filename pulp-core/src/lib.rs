@@ -30,6 +30,7 @@ pub mod models;
 pub mod pipeline;
 pub mod plugin;
 pub mod publication;
+pub mod rbac;
 pub mod repository;
 pub mod settings;
 pub mod status;

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// 403.
     #[error("you do not have permission to perform this action")]
     Forbidden,
+    /// 403 with a reason.
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(String),
     /// 404.
     #[error("not found")]
     NotFound,
@@ -46,6 +49,20 @@ impl ApiError {
     /// A 400 about one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         ApiError::Validation(BTreeMap::from([(field.to_string(), vec![message.into()])]))
+    }
+}
+
+impl From<crate::rbac::RbacError> for ApiError {
+    fn from(e: crate::rbac::RbacError) -> Self {
+        use crate::rbac::RbacError;
+        match e {
+            RbacError::Database(e) => e.into(),
+            RbacError::NotFound => ApiError::NotFound,
+            RbacError::Locked => ApiError::ForbiddenBecause("The role is locked.".into()),
+            RbacError::Invalid { field, messages } => {
+                ApiError::Validation(BTreeMap::from([(field.to_string(), messages)]))
+            }
+        }
     }
 }
 
@@ -83,6 +100,7 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 "You do not have permission to perform this action.".into(),
             ),
+            ApiError::ForbiddenBecause(reason) => detail(StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found.".into()),
             ApiError::Conflict(reason) => detail(StatusCode::CONFLICT, reason),
             ApiError::PayloadTooLarge { limit } => detail(

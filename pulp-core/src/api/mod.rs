@@ -4,6 +4,7 @@
 mod access_policies;
 mod artifacts;
 pub mod auth;
+pub mod authorize;
 pub mod content_upload;
 mod error;
 mod fields;
@@ -13,6 +14,7 @@ pub mod list;
 mod multipart;
 pub mod openapi;
 pub mod orphans;
+mod rbac;
 mod request;
 mod routes;
 mod routes_doc;

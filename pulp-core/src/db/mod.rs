@@ -99,5 +99,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0011_content_count.sqlite.sql"),
             postgres: include_str!("migrations/core_0011_content_count.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0012_rbac",
+            sqlite: include_str!("migrations/core_0012_rbac.sqlite.sql"),
+            postgres: include_str!("migrations/core_0012_rbac.postgres.sql"),
+        },
     ]
 }
