@@ -140,8 +140,7 @@ struct AppInner {
     registry: Registry,
     wakeup: Wakeup,
     process_name: String,
-    verified: crate::api::auth::VerifiedCredentials,
-    content: crate::content_app::ContentState,
+    served_objects: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -169,11 +168,10 @@ impl App {
         let db = Database::connect(&settings.effective_database_url())
             .await
             .map_err(|e| SettingError::new("database_url", e.to_string()))?;
-        let content = crate::content_app::ContentState::from_settings(&settings);
         let bulk_db = db.relaxed();
         Ok(App {
             inner: Arc::new(AppInner {
-                content,
+                served_objects: Default::default(),
                 settings,
                 db,
                 bulk_db,
@@ -181,7 +179,6 @@ impl App {
                 registry,
                 wakeup: Wakeup::default(),
                 process_name: crate::status::process_name(),
-                verified: Default::default(),
             }),
         })
     }
@@ -223,11 +220,6 @@ impl App {
         &self.inner.wakeup
     }
 
-    /// Credentials this process verified recently (see `api::auth`).
-    pub fn verified_credentials(&self) -> &crate::api::auth::VerifiedCredentials {
-        &self.inner.verified
-    }
-
     /// The name this process registers under (`<pid>@<host>`).
     pub fn process_name(&self) -> &str {
         &self.inner.process_name
@@ -255,9 +247,21 @@ impl App {
             .map(|c| c.0.clone())
     }
 
-    /// State the content app shares between its routers (caches, downloads in flight).
-    pub fn content_state(&self) -> &crate::content_app::ContentState {
-        &self.inner.content
+    /// Notes that a distribution, publication or repository changed, so that whatever
+    /// caches what they serve in this process (the content app) reloads it at once; other
+    /// processes see the change when their caches expire.
+    pub fn served_objects_changed(&self) {
+        self.inner
+            .served_objects
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// How many times [`App::served_objects_changed`] was called (caches compare it with
+    /// the value they were filled at).
+    pub fn served_objects_generation(&self) -> u64 {
+        self.inner
+            .served_objects
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The version hooks of the repository type `pulp_type`, if a plugin declared it.

@@ -37,6 +37,7 @@ pub mod status;
 pub mod storage;
 pub mod tasking;
 pub mod validation;
+pub mod wire;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -115,6 +115,20 @@ pulp_core::db_tests! {
         assert_eq!(status, StatusCode::OK);
     }
 
+    async fn a_database_failure_is_a_500_with_a_request_id_and_no_sql(t: &TestDatabase) {
+        let app = app(t).await;
+        // The table the list reads is gone: the database answers with an error naming it.
+        pulp_core::on_pool!(app.db(), pool => {
+            sqlx::query("ALTER TABLE core_task RENAME TO core_task_gone").execute(pool).await.expect("rename");
+        });
+        let (status, body) = call(&app, Method::GET, "/pulp/api/v3/tasks/", None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        let id = body["request_id"].as_str().expect("a request id");
+        assert!(body["detail"].as_str().is_some_and(|d| d.contains(id)), "{body}");
+        let text = body.to_string();
+        assert!(!text.contains("core_task") && !text.to_ascii_uppercase().contains("SELECT"), "{text}");
+    }
+
     async fn tasks_are_listed_filtered_and_paginated_like_pulp(t: &TestDatabase) {
         let app = app(t).await;
         let empty = get(&app, "/pulp/api/v3/tasks/").await;

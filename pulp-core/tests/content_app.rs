@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use pulp_core::content_app::{check_base_path, content_router, GuardDenied};
+use pulp_core::content_app::{check_base_path, ContentApp, GuardDenied};
 use pulp_core::db::PulpId;
 use pulp_core::models::{
     create, save_artifact, save_content, save_content_artifacts, save_remote_artifacts, Column,
@@ -133,6 +133,7 @@ fn plugin(r: &mut Registry) {
 
 struct Fixture {
     app: App,
+    content: ContentApp,
     base: String,
     client: reqwest::Client,
     _server: tokio::task::JoinHandle<()>,
@@ -162,7 +163,8 @@ impl Fixture {
         app.migrate().await.expect("migrate");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = content_router(app.clone());
+        let content = ContentApp::new(app.clone());
+        let router = content.router();
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
@@ -172,6 +174,7 @@ impl Fixture {
             .unwrap();
         Fixture {
             app,
+            content,
             base: format!("http://{addr}"),
             client,
             _server: server,
@@ -529,7 +532,7 @@ pulp_core::db_tests! {
         let (two, _) = f.stored_blob("f.bin", &new).await;
         f.add(repo, &[two], &[one]).await;
         assert!(f.get(path).await.bytes().await.unwrap() == old, "cached for the TTL");
-        f.app.content_state().invalidate_distributions();
+        f.app.served_objects_changed();
         assert!(f.get(path).await.bytes().await.unwrap() == new);
     }
 
@@ -751,7 +754,7 @@ pulp_core::db_tests! {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert_eq!(f.count("SELECT COUNT(*) FROM core_artifact").await, 0);
         assert_eq!(f.count("SELECT COUNT(*) FROM core_contentartifact WHERE artifact_id IS NOT NULL").await, 0);
-        assert_eq!(f.app.content_state().on_demand().in_flight(), 0, "failed downloads are forgotten");
+        assert_eq!(f.content.content_state().on_demand().in_flight(), 0, "failed downloads are forgotten");
         let r = f.get("/pulp/content/od/bad.bin").await;
         let _ = r.bytes().await;
         assert_eq!(upstream.hits("/bad.bin"), 2, "a failed download is tried again");

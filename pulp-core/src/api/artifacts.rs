@@ -13,9 +13,7 @@ use serde_json::{json, Value};
 use super::generic::page;
 use super::generic::refs::parse_version;
 use super::list::{in_id_order, ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
-use super::multipart::{
-    check_length, multipart_error, part_stream, part_text, storage_error, upload_limit,
-};
+use super::multipart::{check_length, part_stream, part_text, upload_limit};
 use super::openapi::{
     field_params, list_params, Field, FieldType, Operation, Param, RequestBody, Response as Doc,
     Schema,
@@ -302,7 +300,7 @@ async fn create(
         .map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let mut received = None;
     let mut fields = BTreeMap::new();
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = multipart.next_field().await.map_err(ApiError::from)? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
             if received.is_some() {
@@ -312,7 +310,7 @@ async fn create(
                 .storage()
                 .receive(part_stream(field), limit)
                 .await
-                .map_err(storage_error)?;
+                .map_err(ApiError::from)?;
             received = Some(file);
         } else {
             fields.insert(name, part_text(field).await?);
@@ -361,7 +359,7 @@ async fn create(
         .storage()
         .commit_received(received, &ExpectedArtifact::any())
         .await
-        .map_err(storage_error)?;
+        .map_err(ApiError::from)?;
     let artifact = save_artifact(app.db(), &stored).await?;
     Ok((StatusCode::CREATED, Json(artifact.to_response())).into_response())
 }

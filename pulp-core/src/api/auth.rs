@@ -75,6 +75,14 @@ impl VerifiedCredentials {
     }
 }
 
+/// What the authentication middleware keeps: the app and the credentials it verified
+/// recently (one cache per API router, made by [`api_router`](super::api_router)).
+#[derive(Debug, Clone)]
+pub(crate) struct AuthState {
+    pub(crate) app: App,
+    pub(crate) verified: VerifiedCredentials,
+}
+
 /// The authenticated user of a request (an extension set by [`require_user`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser(pub String);
@@ -85,7 +93,11 @@ fn is_anonymous_path(path: &str) -> bool {
 
 /// Middleware: lets anonymous requests reach status and docs only; everything else needs
 /// valid Basic credentials (401 otherwise).
-pub async fn require_user(State(app): State<App>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn require_user(
+    State(AuthState { app, verified }): State<AuthState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if is_anonymous_path(request.uri().path()) {
         return next.run(request).await;
     }
@@ -103,10 +115,10 @@ pub async fn require_user(State(app): State<App>, mut request: Request, next: Ne
     let stored = match users.stored(&user).await {
         Ok(Some(stored)) => stored,
         Ok(None) => return ApiError::InvalidCredentials.into_response(),
-        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let key = VerifiedCredentials::key(&user, &password, &stored.password_hash);
-    let cache = app.verified_credentials();
+    let cache = &verified;
     if cache.lookup(&key).is_none() {
         if !Users::check_hash(&stored.password_hash, &password).await {
             return ApiError::InvalidCredentials.into_response();

@@ -17,10 +17,7 @@ use serde_json::{json, Map, Value};
 use super::generic::kinds::Target;
 use super::generic::refs::{resolve, version_hrefs};
 use super::generic::{body_object, names, parse_labels, single, task_response};
-use super::multipart::{
-    check_length, is_multipart, multipart_error, part_stream, part_text, storage_error,
-    upload_limit,
-};
+use super::multipart::{check_length, is_multipart, part_stream, part_text, upload_limit};
 use super::openapi::{Operation, RequestBody, Response as Doc};
 use super::{parse_json, ApiError, ApiRoutes};
 use crate::app::App;
@@ -245,7 +242,7 @@ async fn read_request(
         file: None,
     };
     let result: Result<(), ApiError> = async {
-        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        while let Some(field) = multipart.next_field().await.map_err(ApiError::from)? {
             let name = field.name().unwrap_or_default().to_string();
             if name == "file" {
                 if out.file.is_some() {
@@ -255,7 +252,7 @@ async fn read_request(
                     .storage()
                     .save_temporary(part_stream(field), limit)
                     .await
-                    .map_err(storage_error)?;
+                    .map_err(ApiError::from)?;
                 out.file = Some(file);
                 continue;
             }
@@ -484,7 +481,7 @@ async fn obtain_artifact(app: &App, args: &CreateContentArgs) -> Result<Artifact
             .storage()
             .ingest_temporary(file, &ExpectedArtifact::any())
             .await
-            .map_err(storage_error)?;
+            .map_err(ApiError::from)?;
         let artifact = save_artifact(app.db(), &stored).await?;
         super::artifacts::touch(app, artifact.pulp_id).await?;
         return Ok(artifact);
@@ -496,10 +493,6 @@ async fn obtain_artifact(app: &App, args: &CreateContentArgs) -> Result<Artifact
         "non_field_errors",
         "Exactly one of 'file', 'artifact', 'upload' or 'file_url' must be specified.",
     ))
-}
-
-fn version_error(e: crate::repository::VersionError) -> ApiError {
-    ApiError::field("repository", e.to_string())
 }
 
 /// Creates (or finds) the unit of `T` a request describes and adds it to the repository.
@@ -532,13 +525,13 @@ pub async fn create_now<T: SingleArtifactContent>(
         if let Some(repository) = args.repository_pk {
             let mut version = NewVersion::start(app, repository)
                 .await
-                .map_err(version_error)?;
+                .map_err(ApiError::repository_field)?;
             version.set_overwrite(args.overwrite);
             version
                 .add_content(&[model.pulp_id()])
                 .await
-                .map_err(version_error)?;
-            if let Some(made) = version.commit().await.map_err(version_error)? {
+                .map_err(ApiError::repository_field)?;
+            if let Some(made) = version.commit().await.map_err(ApiError::repository_field)? {
                 version_href = version_hrefs(app, vec![made.pulp_id])
                     .await?
                     .remove(&made.pulp_id)

@@ -20,14 +20,16 @@ mod routes;
 mod routes_doc;
 mod serve;
 mod tasks;
-pub mod timestamp;
 mod transfer;
 pub mod uploads;
 
+/// Timestamps as the API writes them (they live with the other wire forms).
+pub use crate::wire::timestamp;
+pub use crate::wire::API_ROOT;
 pub use error::ApiError;
 pub use fields::select_fields;
 pub use list::{Page, Paging, QueryParams, SqlValue, SqlWhere};
 pub use request::{base_url, parse_json};
-pub use routes::{api_router, api_routes, register_tasks, API_ROOT};
+pub use routes::{api_router, api_routes, register_tasks};
 pub use routes_doc::{ApiMounter, ApiRoutes};
 pub use serve::serve;

@@ -1,14 +1,13 @@
 //! Reading upload requests: the body-size limit (`upload_max_size`), multipart parts as byte
 //! streams (never buffered whole) or short text, and storage errors as Pulp's answers.
 
-use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::multipart::Field;
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use super::ApiError;
 use crate::app::App;
-use crate::storage::StorageError;
 
 /// Longest text part read (a label set, an href, a digest).
 const TEXT_LIMIT: usize = 1024 * 1024;
@@ -41,11 +40,6 @@ pub(crate) fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
-/// A malformed multipart body.
-pub(crate) fn multipart_error(e: MultipartError) -> ApiError {
-    ApiError::BadRequest(format!("Multipart form parse error - {}", e.body_text()))
-}
-
 /// The bytes of a part, as the storage layer reads them.
 pub(crate) fn part_stream<'a>(
     field: Field<'a>,
@@ -57,37 +51,11 @@ pub(crate) fn part_stream<'a>(
 pub(crate) async fn part_text(mut field: Field<'_>) -> Result<String, ApiError> {
     let name = field.name().unwrap_or_default().to_string();
     let mut data = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = field.chunk().await.map_err(ApiError::from)? {
         if data.len() + chunk.len() > TEXT_LIMIT {
             return Err(ApiError::field(&name, "This value is too long."));
         }
         data.extend_from_slice(&chunk);
     }
     String::from_utf8(data).map_err(|_| ApiError::field(&name, "This value is not UTF-8 text."))
-}
-
-/// A storage failure while receiving an upload, as the client should see it.
-pub(crate) fn storage_error(e: StorageError) -> ApiError {
-    match e {
-        StorageError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
-        StorageError::SizeMismatch { .. } => {
-            ApiError::field("size", "The size did not match actual size of file.")
-        }
-        StorageError::DigestMismatch { checksum, .. } => ApiError::field(
-            checksum.as_str(),
-            format!("The {checksum} checksum did not match."),
-        ),
-        StorageError::DisallowedChecksum { checksum, .. } => ApiError::field(
-            checksum.as_str(),
-            format!("Checksum algorithm {checksum} forbidden for this Pulp instance."),
-        ),
-        StorageError::InvalidDigest { checksum, value } => ApiError::field(
-            checksum.as_str(),
-            format!("'{value}' is not a valid {checksum} digest."),
-        ),
-        StorageError::Source(e) => {
-            ApiError::BadRequest(format!("Multipart form parse error - {e}"))
-        }
-        other => ApiError::Internal(other.to_string()),
-    }
 }

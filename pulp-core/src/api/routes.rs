@@ -15,8 +15,7 @@ use crate::app::App;
 use crate::status::status_report;
 use crate::tasking::TaskFunctions;
 
-/// Prefix of every API path.
-pub const API_ROOT: &str = "/pulp/api/v3";
+use crate::wire::API_ROOT;
 
 /// Registers the tasks the REST layer dispatches (`general_create`, …).
 pub fn register_tasks(tasks: &mut TaskFunctions) {
@@ -74,7 +73,10 @@ pub fn api_router(app: App) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         // Only matched routes are authenticated: unknown paths answer 404 to anyone.
         .route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
+            super::auth::AuthState {
+                app: app.clone(),
+                verified: Default::default(),
+            },
             super::auth::require_user,
         ))
         .layer(Extension(actions))
@@ -151,8 +153,7 @@ async fn status(
     State(app): State<App>,
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
-    let report = serde_json::to_value(status_report(&app).await)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let report = serde_json::to_value(status_report(&app).await).map_err(ApiError::internal)?;
     Ok(Json(select_fields(report, query.as_deref())))
 }
 

@@ -19,7 +19,7 @@ use super::timestamp::format as ts;
 use super::{base_url, select_fields, ApiError, API_ROOT};
 use crate::app::App;
 use crate::db::PulpId;
-use crate::tasking::{cancel, ProgressReport, Task, TaskGroup, TaskState, TaskingError};
+use crate::tasking::{cancel, ProgressReport, Task, TaskGroup, TaskState};
 
 /// Mounts tasks, task groups and workers, documented.
 pub(crate) fn mount(routes: &mut super::ApiRoutes) {
@@ -180,29 +180,6 @@ pub(crate) fn mount(routes: &mut super::ApiRoutes) {
                 .response(200, Response::Json),
         ],
     );
-}
-
-impl From<TaskingError> for ApiError {
-    fn from(e: TaskingError) -> Self {
-        match e {
-            TaskingError::NotFound(_) => ApiError::NotFound,
-            TaskingError::Invalid(message) => ApiError::field("non_field_errors", message),
-            e @ TaskingError::NotCancelable { .. } => ApiError::Conflict(e.to_string()),
-            TaskingError::Database(e) => ApiError::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::Internal(e.to_string())
-    }
 }
 
 fn task_href(id: PulpId) -> String {

@@ -15,9 +15,7 @@ use serde_json::{json, Value};
 
 use super::generic::{page, task_response};
 use super::list::{in_id_order, ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
-use super::multipart::{
-    check_length, multipart_error, part_stream, part_text, storage_error, upload_limit,
-};
+use super::multipart::{check_length, part_stream, part_text, upload_limit};
 use super::openapi::{
     field_params, list_params, FieldType, Operation, Param, ParamIn, RequestBody, Response as Doc,
 };
@@ -400,7 +398,7 @@ async fn update(
         )
     };
     let result: Result<(), ApiError> = async {
-        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        while let Some(field) = multipart.next_field().await.map_err(ApiError::from)? {
             match field.name().unwrap_or_default() {
                 "file" if saved.is_none() => {
                     let cap = limit.map_or(expected_len, |l| l.min(expected_len));
@@ -412,10 +410,10 @@ async fn update(
                             StorageError::TooLarge { .. }
                                 if limit.is_some_and(|l| l < expected_len) =>
                             {
-                                storage_error(e)
+                                ApiError::from(e)
                             }
                             StorageError::TooLarge { .. } => mismatch(),
-                            other => storage_error(other),
+                            other => ApiError::from(other),
                         })?;
                     saved = Some(file);
                 }
@@ -579,15 +577,6 @@ pub(crate) enum AssembleError {
 impl From<AssembleError> for TaskError {
     fn from(e: AssembleError) -> Self {
         TaskError::new(e.to_string())
-    }
-}
-
-impl From<AssembleError> for ApiError {
-    fn from(e: AssembleError) -> Self {
-        match e {
-            AssembleError::Other(message) => ApiError::Internal(message),
-            other => ApiError::field("upload", other.to_string()),
-        }
     }
 }
 

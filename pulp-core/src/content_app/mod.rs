@@ -65,13 +65,16 @@ impl IntoResponse for ContentAppError {
 }
 
 /// What the content app keeps between requests: the distribution snapshot and the
-/// downloads in flight. One per [`App`] (see [`App::content_state`]).
+/// downloads in flight. One per [`ContentApp`] (the app holds none: it is HTTP state).
 #[derive(Debug)]
 pub struct ContentState {
     prefix: String,
     distributions: DistributionCache,
     files: file_cache::FileCache,
     on_demand: OnDemand,
+    /// The app's [`served_objects_generation`](App::served_objects_generation) the snapshot
+    /// was taken at: a change made by this process (through the API) is seen at once.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl ContentState {
@@ -89,6 +92,18 @@ impl ContentState {
             distributions: DistributionCache::new(ttl),
             files: file_cache::FileCache::new(ttl),
             on_demand: OnDemand::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Forgets the snapshot when the app says served objects changed since it was taken.
+    fn follow_changes(&self, app: &App) {
+        let now = app.served_objects_generation();
+        let seen = self
+            .generation
+            .swap(now, std::sync::atomic::Ordering::AcqRel);
+        if seen != now {
+            self.invalidate_distributions();
         }
     }
 
@@ -105,15 +120,50 @@ impl ContentState {
     }
 }
 
-/// The content app's routes: the plugins' (see
-/// [`Registry::content_routes`](crate::plugin::Registry::content_routes)) first, then
-/// distributions for every other path.
-pub fn content_router(app: App) -> Router {
-    let mut router = Router::new().fallback(handle).with_state(app.clone());
-    for routes in app.content_routes() {
-        router = router.merge(routes(app.clone()));
+/// The content app of one router: the [`App`] and the content app's own [`ContentState`]
+/// (made here, not held by the app: the content app is a layer on top of it).
+#[derive(Debug, Clone)]
+pub struct ContentApp {
+    app: App,
+    state: std::sync::Arc<ContentState>,
+}
+
+impl ContentApp {
+    /// A content app of `app`, configured by its settings.
+    pub fn new(app: App) -> Self {
+        let state = std::sync::Arc::new(ContentState::from_settings(app.settings()));
+        Self { app, state }
     }
-    router
+
+    /// The state it keeps between requests.
+    pub fn content_state(&self) -> &ContentState {
+        &self.state
+    }
+
+    /// Its routes: the plugins' (see
+    /// [`Registry::content_routes`](crate::plugin::Registry::content_routes)) first, then
+    /// distributions for every other path.
+    pub fn router(&self) -> Router {
+        let mut router = Router::new().fallback(handle).with_state(self.clone());
+        for routes in self.app.content_routes() {
+            router = router.merge(routes(self.app.clone()));
+        }
+        router
+    }
+}
+
+/// Handlers reach the app's settings, database and storage through the content app.
+impl std::ops::Deref for ContentApp {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+/// The content app's routes (see [`ContentApp::router`]), with a state of their own.
+pub fn content_router(app: App) -> Router {
+    ContentApp::new(app).router()
 }
 
 /// The configured prefix, with exactly one leading and one trailing `/`.
@@ -126,7 +176,7 @@ fn normalized_prefix(prefix: &str) -> String {
     }
 }
 
-async fn handle(State(app): State<App>, request: Request) -> Response {
+async fn handle(State(app): State<ContentApp>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let head = parts.method == Method::HEAD;
     if !head && parts.method != Method::GET {
@@ -169,10 +219,11 @@ fn html(page: String) -> Response {
     Html(page).into_response()
 }
 
-async fn route(app: &App, parts: &Parts, head: bool) -> Result<Response, ContentAppError> {
+async fn route(app: &ContentApp, parts: &Parts, head: bool) -> Result<Response, ContentAppError> {
     let Ok(path) = percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() else {
         return Ok(not_found());
     };
+    app.content_state().follow_changes(app);
     let prefix = &app.content_state().prefix;
     if path.len() + 1 == prefix.len() && prefix.starts_with(path.as_ref()) {
         return Ok(redirect_to_directory(parts));
@@ -230,7 +281,7 @@ fn base_path_entries(base_paths: &[String], dir: &str) -> Vec<ListingEntry> {
 
 /// The answer of the distribution serving `rest`, `None` when no distribution does.
 async fn serve_path(
-    app: &App,
+    app: &ContentApp,
     parts: &Parts,
     head: bool,
     rest: &str,

@@ -36,7 +36,8 @@ const CHUNK: usize = 256 * 1024;
 /// Downloads in flight and the downloaders of remotes (shared by every request).
 #[derive(Debug, Default)]
 pub struct OnDemand {
-    flights: Mutex<HashMap<PulpId, Arc<Flight>>>,
+    // Shared with the tasks that run downloads, which remove their flight when done.
+    flights: Arc<Mutex<HashMap<PulpId, Arc<Flight>>>>,
     downloaders: Mutex<HashMap<(PulpId, DateTime<Utc>), Downloader>>,
 }
 
@@ -195,6 +196,7 @@ impl OnDemand {
         });
         flights.insert(content_artifact_id, flight.clone());
         let app = app.clone();
+        let all_flights = self.flights.clone();
         tokio::spawn(async move {
             let outcome = download(&app, content_artifact_id, candidates, temp, &sender).await;
             if let Err(reason) = outcome {
@@ -205,7 +207,7 @@ impl OnDemand {
                 // find the finished flight (and read its file) for a little while.
                 tokio::time::sleep(KEEP_FINISHED).await;
             }
-            if let Ok(mut flights) = app.content_state().on_demand.flights.lock() {
+            if let Ok(mut flights) = all_flights.lock() {
                 flights.remove(&content_artifact_id);
             }
         });

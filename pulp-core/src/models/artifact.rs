@@ -38,7 +38,7 @@ impl Artifact {
 
     /// Its API href.
     pub fn pulp_href(&self) -> String {
-        format!("{}/artifacts/{}/", crate::api::API_ROOT, self.pulp_id)
+        crate::wire::artifact_href(self.pulp_id)
     }
 
     /// Pulp's `ArtifactResponse`.
@@ -51,11 +51,11 @@ impl Artifact {
         );
         map.insert(
             "pulp_created".into(),
-            crate::api::timestamp::format(&self.pulp_created).into(),
+            crate::wire::timestamp::format(&self.pulp_created).into(),
         );
         map.insert(
             "pulp_last_updated".into(),
-            crate::api::timestamp::format(&self.pulp_created).into(),
+            crate::wire::timestamp::format(&self.pulp_created).into(),
         );
         map.insert("file".into(), self.file.clone().into());
         map.insert("size".into(), self.size.into());

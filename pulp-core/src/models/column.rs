@@ -165,7 +165,7 @@ impl SqlValue {
                 .map(|id| Value::String(id.to_string()))
                 .unwrap_or(Value::Null),
             SqlValue::Time(v) => v
-                .map(|t| Value::String(crate::api::timestamp::format(&t)))
+                .map(|t| Value::String(crate::wire::timestamp::format(&t)))
                 .unwrap_or(Value::Null),
         }
     }

@@ -3,27 +3,14 @@
 use serde_json::{Map, Value};
 
 use super::{Detail, MasterKind, Model, RemoteKind, REMOTE_SECRET_FIELDS};
-use crate::api::{timestamp, API_ROOT};
 use crate::db::PulpId;
+pub use crate::wire::{prn, version_href};
+use crate::wire::{timestamp, API_ROOT};
 
 /// `/pulp/api/v3/<kind>/<plugin endpoint>/<id>/`, e.g.
 /// `/pulp/api/v3/repositories/file/file/<id>/`.
 pub fn href<T: Detail>(id: PulpId) -> String {
-    format!(
-        "{API_ROOT}/{}/{}/{id}/",
-        <T::Kind as MasterKind>::ENDPOINT,
-        T::ENDPOINT
-    )
-}
-
-/// `prn:<app>.<model>:<id>`, e.g. `prn:file.filerepository:<id>`.
-pub fn prn(model: &str, id: PulpId) -> String {
-    format!("prn:{model}:{id}")
-}
-
-/// The href of version `number` of the repository whose href is `repository_href`.
-pub fn version_href(repository_href: &str, number: i64) -> String {
-    format!("{repository_href}versions/{number}/")
+    crate::wire::detail_href(<T::Kind as MasterKind>::ENDPOINT, T::ENDPOINT, id)
 }
 
 /// The JSON of a model as Pulp's `*Response` schemas show it: `pulp_href`, `prn`,

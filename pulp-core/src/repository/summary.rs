@@ -3,8 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use super::RepositoryVersion;
-use crate::api::API_ROOT;
 use crate::app::App;
+use crate::wire::API_ROOT;
 
 /// `{"added": {type: {"count", "href"}}, "removed": {…}, "present": {…}}` as Pulp shows it,
 /// with hrefs filtering the content list by this version; `version_href` is the version's

@@ -35,7 +35,7 @@ pub struct AppStatus {
     /// `<pid>@<host>`.
     pub name: String,
     /// Time of the last heartbeat.
-    #[serde(serialize_with = "crate::api::timestamp::serialize")]
+    #[serde(serialize_with = "crate::wire::timestamp::serialize")]
     pub last_heartbeat: DateTime<Utc>,
     /// Versions of the components the process runs.
     pub versions: serde_json::Value,

@@ -285,7 +285,7 @@ impl ArtifactStorage {
                 ..
             } => Ok(Some(
                 signer
-                    .signed_url(axum::http::Method::GET, &self.key(key), expires)
+                    .signed_url(http::Method::GET, &self.key(key), expires)
                     .await?,
             )),
             _ => Ok(None),

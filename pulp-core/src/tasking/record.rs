@@ -120,7 +120,7 @@ impl Task {
 
     /// The task's API href.
     pub fn href(&self) -> String {
-        format!("{}/tasks/{}/", crate::api::API_ROOT, self.pulp_id)
+        crate::wire::task_href(self.pulp_id)
     }
 }
 

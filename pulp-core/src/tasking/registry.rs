@@ -107,8 +107,8 @@ pub(crate) fn register_builtin(functions: &mut TaskFunctions) {
         let finished = chrono::Utc::now();
         // The interval the body really ran in (tests check reservations against it).
         Ok(Some(serde_json::json!({
-            "started": crate::api::timestamp::format_nanos(&started),
-            "finished": crate::api::timestamp::format_nanos(&finished),
+            "started": crate::wire::timestamp::format_nanos(&started),
+            "finished": crate::wire::timestamp::format_nanos(&finished),
         })))
     });
 }

@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::ApiError;
-
 /// The key of errors that concern no single field (Django REST framework's name).
 pub const NON_FIELD_ERRORS: &str = "non_field_errors";
 
@@ -99,9 +97,3 @@ impl std::fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
-
-impl From<ValidationErrors> for ApiError {
-    fn from(errors: ValidationErrors) -> Self {
-        ApiError::Validation(errors.into_map())
-    }
-}

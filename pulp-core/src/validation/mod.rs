@@ -1,7 +1,7 @@
 //! Serializer-style validation: request bodies deserialize into typed structs and are then
 //! checked; every problem is reported against the field it concerns, in Pulp's shape
-//! (`{"field": ["message", …], "non_field_errors": […]}`, answered as HTTP 400 through
-//! [`ApiError::Validation`](crate::api::ApiError::Validation)).
+//! (`{"field": ["message", …], "non_field_errors": […]}`, which the REST API answers as
+//! HTTP 400).
 
 mod body;
 mod errors;

@@ -19,7 +19,7 @@ use crate::api::request::path_id;
 use crate::api::{base_url, parse_json, select_fields, ApiError, API_ROOT};
 use crate::app::App;
 use crate::db::PulpId;
-use crate::models::{self, Detail, MasterKind, Model, ModelError};
+use crate::models::{self, Detail, MasterKind, Model};
 use crate::tasking::{dispatch, DispatchRequest, Task, TaskContext, TaskError, TaskOutput};
 
 /// Task names of the generic operations (Pulp's).
@@ -28,19 +28,6 @@ pub const GENERAL_CREATE: &str = "pulpcore.app.tasks.base.general_create";
 pub const GENERAL_UPDATE: &str = "pulpcore.app.tasks.base.general_update";
 /// See [`GENERAL_CREATE`].
 pub const GENERAL_DELETE: &str = "pulpcore.app.tasks.base.general_delete";
-
-impl From<ModelError> for ApiError {
-    fn from(e: ModelError) -> Self {
-        match e {
-            ModelError::NotFound { .. } | ModelError::WrongType { .. } => ApiError::NotFound,
-            ModelError::Invalid(errors) => errors.into(),
-            ModelError::Encode { field, message } => ApiError::field(&field, message),
-            e @ (ModelError::Decode(_) | ModelError::Database(_)) => {
-                ApiError::Internal(e.to_string())
-            }
-        }
-    }
-}
 
 /// The future of a type-erased operation.
 pub type OpFuture = BoxFuture<'static, Result<Value, ApiError>>;
@@ -108,7 +95,7 @@ fn served_objects_changed<T: Detail>(app: &App) {
         table,
         "core_distribution" | "core_publication" | "core_repository"
     ) {
-        app.content_state().invalidate_distributions();
+        app.served_objects_changed();
     }
 }
 

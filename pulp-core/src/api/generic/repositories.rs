@@ -36,15 +36,6 @@ pub const DELETE_VERSION: &str = "pulpcore.app.tasks.repository.delete_version";
 /// Task name of `repair/`.
 pub const REPAIR_VERSION: &str = "pulpcore.app.tasks.repository.repair_version";
 
-impl From<VersionError> for ApiError {
-    fn from(e: VersionError) -> Self {
-        match e {
-            VersionError::NoSuchVersion { .. } => ApiError::NotFound,
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
-}
-
 /// The response of a repository version.
 pub fn version_response(app: &App, repository_href: &str, version: &RepositoryVersion) -> Value {
     let href = format!("{repository_href}versions/{}/", version.number);

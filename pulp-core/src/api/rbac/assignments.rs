@@ -18,10 +18,10 @@ use crate::api::openapi::{
     field_params, list_params, FieldType, Operation, Param, RequestBody, Response as Doc,
 };
 use crate::api::request::path_id;
-use crate::api::timestamp::format as ts;
 use crate::api::{base_url, parse_json, select_fields, ApiError, ApiRoutes, API_ROOT};
 use crate::app::App;
 use crate::rbac::{self, Assignment, ObjectRef, Principal};
+use crate::wire::timestamp::format as ts;
 
 pub(super) fn mount(routes: &mut ApiRoutes) {
     let writable = [
@@ -190,8 +190,7 @@ async fn principal(app: &App, kind: &str, raw: &str) -> Result<Principal, ApiErr
     if kind == "user" {
         let id = path_id(raw)?;
         crate::auth::accounts::get(app.db(), id)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .await?
             .ok_or(ApiError::NotFound)?;
         Ok(Principal::User(id))
     } else {

@@ -396,8 +396,7 @@ async fn add_user(
     let user = if let Some(username) = text_field(&body, "username")? {
         crate::auth::Users::new(app.db())
             .stored_any(&username)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .await?
             .map(|id| (id, username.clone()))
             .ok_or_else(|| {
                 ApiError::field(
@@ -413,8 +412,7 @@ async fn add_user(
         let id = path_id(raw)
             .map_err(|_| ApiError::field("non_field_errors", "Could not find user None"))?;
         let account = crate::auth::accounts::get(app.db(), id)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .await?
             .ok_or_else(|| ApiError::field("non_field_errors", "Could not find user None"))?;
         (account.id, account.username)
     } else {
@@ -431,8 +429,7 @@ async fn remove_user(
     let group = existing(&app, &id).await?;
     let user = path_id(&user)?;
     crate::auth::accounts::get(app.db(), user)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .await?
         .ok_or(ApiError::NotFound)?;
     groups::remove_member(app.db(), group.id, user).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

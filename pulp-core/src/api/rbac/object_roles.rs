@@ -244,8 +244,7 @@ async fn change_role(
     for username in &users {
         let id = crate::auth::Users::new(app.db())
             .stored_any(username)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .await?
             .ok_or_else(|| {
                 ApiError::field(
                     "users",

@@ -21,11 +21,11 @@ use crate::api::openapi::{
     Response as Doc,
 };
 use crate::api::request::path_id;
-use crate::api::timestamp::format as ts;
 use crate::api::{base_url, parse_json, select_fields, ApiError, ApiRoutes, API_ROOT};
 use crate::app::App;
 use crate::db::PulpId;
 use crate::rbac::{roles, Role, RoleChanges};
+use crate::wire::timestamp::format as ts;
 
 const TAG: &str = "Roles";
 

@@ -18,12 +18,11 @@ use crate::api::openapi::{
     field_params, list_params, FieldType, Operation, Param, RequestBody, Response as Doc,
 };
 use crate::api::request::path_id;
-use crate::api::timestamp::format as ts;
 use crate::api::{base_url, parse_json, select_fields, ApiError, ApiRoutes, API_ROOT};
 use crate::app::App;
 use crate::auth::accounts::{self, Account, AccountChanges};
-use crate::auth::AuthError;
 use crate::db::PulpId;
+use crate::wire::timestamp::format as ts;
 
 const TAG: &str = "Users";
 
@@ -153,18 +152,6 @@ pub(super) fn response(user: &Account) -> Value {
     })
 }
 
-fn auth_error(e: AuthError) -> ApiError {
-    match e {
-        AuthError::UsernameTaken => {
-            ApiError::field("username", "A user with that username already exists.")
-        }
-        AuthError::InvalidPassword(m) => ApiError::field("password", m),
-        AuthError::NotFound => ApiError::NotFound,
-        AuthError::Database(e) => e.into(),
-        AuthError::Hashing(m) => ApiError::Internal(m),
-    }
-}
-
 async fn list(
     State(app): State<App>,
     headers: HeaderMap,
@@ -208,9 +195,7 @@ async fn list(
         &order,
         paging,
         |ids| async move {
-            let users = accounts::get_many(app.db(), &ids)
-                .await
-                .map_err(auth_error)?;
+            let users = accounts::get_many(app.db(), &ids).await?;
             Ok(in_id_order(&ids, users, |u| u.id)
                 .iter()
                 .map(|u| select_fields(response(u), raw.as_deref()))
@@ -301,16 +286,13 @@ fn changes(body: &Map<String, Value>, partial: bool) -> Result<AccountChanges, A
 
 async fn create(State(app): State<App>, body: Bytes) -> Result<Response, ApiError> {
     let body: Map<String, Value> = parse_json(&body)?;
-    let user = accounts::create(app.db(), changes(&body, false)?)
-        .await
-        .map_err(auth_error)?;
+    let user = accounts::create(app.db(), changes(&body, false)?).await?;
     Ok((StatusCode::CREATED, Json(response(&user))).into_response())
 }
 
 async fn existing(app: &App, raw: &str) -> Result<Account, ApiError> {
     accounts::get(app.db(), path_id(raw)?)
-        .await
-        .map_err(auth_error)?
+        .await?
         .ok_or(ApiError::NotFound)
 }
 
@@ -327,9 +309,7 @@ async fn write(app: App, id: String, body: Bytes, partial: bool) -> Result<Respo
     let user = existing(&app, &id).await?;
     let body: Map<String, Value> = parse_json(&body)?;
     let changes = changes(&body, partial)?;
-    let user = accounts::update(app.db(), user.id, changes)
-        .await
-        .map_err(auth_error)?;
+    let user = accounts::update(app.db(), user.id, changes).await?;
     Ok(Json(response(&user)).into_response())
 }
 
@@ -351,8 +331,6 @@ async fn partial_update(
 
 async fn delete(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let user = existing(&app, &id).await?;
-    accounts::delete(app.db(), user.id)
-        .await
-        .map_err(auth_error)?;
+    accounts::delete(app.db(), user.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
