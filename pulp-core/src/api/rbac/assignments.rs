@@ -82,7 +82,11 @@ pub(super) fn mount(routes: &mut ApiRoutes) {
         for lookup in ["", "__in", "__contains", "__icontains", "__startswith"] {
             filters.push(Param::query(
                 &format!("role{lookup}"),
-                FieldType::String,
+                if lookup == "__in" {
+                    FieldType::StringList
+                } else {
+                    FieldType::String
+                },
                 "Filter results by role",
             ));
         }

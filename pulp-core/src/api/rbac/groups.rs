@@ -94,7 +94,11 @@ pub(super) fn mount(routes: &mut ApiRoutes) {
     for lookup in ["", "__iexact", "__in", "__contains", "__icontains"] {
         filters.push(Param::query(
             &format!("name{lookup}"),
-            FieldType::String,
+            if lookup == "__in" {
+                FieldType::StringList
+            } else {
+                FieldType::String
+            },
             "Filter results by name",
         ));
     }

@@ -80,14 +80,22 @@ pub(super) fn mount(routes: &mut ApiRoutes) {
     ] {
         filters.push(Param::query(
             &format!("name{lookup}"),
-            FieldType::String,
+            if lookup == "__in" {
+                FieldType::StringList
+            } else {
+                FieldType::String
+            },
             "Filter results by name",
         ));
     }
     for lookup in ["", "__iexact", "__contains", "__icontains"] {
         filters.push(Param::query(
             &format!("description{lookup}"),
-            FieldType::String,
+            if lookup == "__in" {
+                FieldType::StringList
+            } else {
+                FieldType::String
+            },
             "Filter results by description",
         ));
     }

@@ -82,7 +82,11 @@ pub(super) fn mount(routes: &mut ApiRoutes) {
         for lookup in ["", "__iexact", "__in", "__contains", "__icontains"] {
             filters.push(Param::query(
                 &format!("{field}{lookup}"),
-                FieldType::String,
+                if lookup == "__in" {
+                    FieldType::StringList
+                } else {
+                    FieldType::String
+                },
                 &format!("Filter results by {field}"),
             ));
         }
