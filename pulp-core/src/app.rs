@@ -338,6 +338,11 @@ impl App {
     pub async fn migrate(&self) -> Result<usize, AppError> {
         let applied = self.db().migrate(&self.migrations()).await?.len();
         crate::access_policy::seed(self.db(), &self.access_policies()).await?;
+        let mut permissions = crate::rbac::core_permissions();
+        permissions.extend(self.inner.registry.permissions.iter().cloned());
+        let mut roles = crate::rbac::core_locked_roles();
+        roles.extend(self.inner.registry.locked_roles.iter().cloned());
+        crate::rbac::seed(self.db(), &permissions, &roles).await?;
         Ok(applied)
     }
 
@@ -351,6 +356,19 @@ impl App {
             .collect();
         all.extend(declared.iter().cloned());
         all
+    }
+
+    /// The types of objects roles are assigned on (core's and the declared detail types').
+    pub fn object_types(&self) -> Vec<crate::rbac::ObjectType> {
+        crate::rbac::types_of(self.detail_types())
+    }
+
+    /// The object an href or PRN names, if it is of a type roles are assigned on.
+    pub fn object_of_href(
+        &self,
+        href: &str,
+    ) -> Option<(crate::rbac::ObjectType, crate::rbac::ObjectRef)> {
+        crate::rbac::object_of_href(self.detail_types(), href)
     }
 
     /// The default access policy of `viewset_name`, if one is declared.

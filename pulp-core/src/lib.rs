@@ -34,6 +34,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod publication;
+pub mod rbac;
 pub mod repository;
 pub mod settings;
 pub mod status;

@@ -98,6 +98,8 @@ pub struct Registry {
     pub(crate) guard_checks: std::collections::BTreeMap<String, crate::content_guard::GuardCheck>,
     pub(crate) access_policies: Vec<(String, crate::access_policy::AccessPolicy)>,
     pub(crate) import_export: crate::importexport::ImportExportResources,
+    pub(crate) permissions: Vec<crate::rbac::PermissionDecl>,
+    pub(crate) locked_roles: Vec<crate::rbac::LockedRole>,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -169,6 +171,27 @@ impl Registry {
         self
     }
 
+    /// Declares a permission on the model `content_type` (`file.filerepository`) besides its
+    /// default `view_`/`add_`/`change_`/`delete_` ones (which every declared detail type has):
+    /// `r.permission("file.filerepository", "sync_filerepository", "Can start a sync task")`.
+    /// Permissions are written at migration time; roles name them `<app>.<codename>`.
+    pub fn permission(&mut self, content_type: &str, codename: &str, name: &str) -> &mut Self {
+        if let Some((app, model)) = content_type.split_once('.') {
+            self.permissions
+                .push(crate::rbac::PermissionDecl::new(app, codename, model, name));
+        }
+        self
+    }
+
+    /// Declares a locked role (`file.filerepository_owner` with its permissions): written at
+    /// migration time, brought back to this declaration at every migration, and refused any
+    /// change through the API. Declaring a role again replaces it.
+    pub fn locked_role(&mut self, role: crate::rbac::LockedRole) -> &mut Self {
+        self.locked_roles.retain(|r| r.name != role.name);
+        self.locked_roles.push(role);
+        self
+    }
+
     /// Adds the plugin's migrations, applied in order after pulp-core's.
     pub fn migrations(&mut self, migrations: impl IntoIterator<Item = Migration>) -> &mut Self {
         self.migrations.extend(migrations);
@@ -197,6 +220,8 @@ impl Registry {
             prn_model: T::PRN_MODEL,
             owner: self.owner.clone(),
         });
+        self.permissions
+            .extend(crate::rbac::PermissionDecl::defaults_of(T::PRN_MODEL));
         self.detail_ops.insert(
             (
                 <T::Kind as MasterKind>::TABLE.to_string(),

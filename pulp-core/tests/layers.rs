@@ -25,6 +25,7 @@ const LOWER_LAYERS: &[&str] = &[
     "pipeline",
     "importexport",
     "access_policy",
+    "rbac",
     "auth",
     "status",
     // the app holds no HTTP types either (the composition root, compose.rs, wires them)

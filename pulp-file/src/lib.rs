@@ -79,6 +79,7 @@ impl Plugin for FilePlugin {
         for (viewset, policy) in access::access_policies() {
             r.access_policy(viewset, policy);
         }
+        access::register_roles(r);
     }
 
     fn name(&self) -> &str {

@@ -164,6 +164,15 @@ pub mod access_policy {
     pub use pulp_core::access_policy::*;
 }
 
+/// Role-based access control: the permissions ([`PermissionDecl`](rbac::PermissionDecl)) and
+/// locked roles ([`LockedRole`](rbac::LockedRole)) a plugin declares with
+/// [`Registry::permission`] and [`Registry::locked_role`] (every declared detail type has its
+/// `view_`/`add_`/`change_`/`delete_` permissions already), and
+/// [`standard_roles`](rbac::standard_roles), the usual creator / owner / viewer trio.
+pub mod rbac {
+    pub use pulp_core::rbac::{standard_roles, LockedRole, PermissionDecl};
+}
+
 /// Repository versions: the [`NewVersion`](repository::NewVersion) scope, the
 /// [`RepositoryType`](repository::RepositoryType) hooks, reading versions and their content,
 /// `content_summary`, deleting versions and `retain_repo_versions`.

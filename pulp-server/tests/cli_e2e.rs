@@ -380,6 +380,210 @@ fn workflow(program: &Path, t: &TestDatabase) {
     let reset = cli.json(&[&["access-policy", "show"][..], &viewset].concat());
     assert_eq!(reset["statements"], policy["statements"]);
     assert_eq!(reset["customized"], false);
+
+    rbac_commands(&cli);
+}
+
+/// Users, groups, roles and role assignments through pulp-cli's commands.
+fn rbac_commands(cli: &Cli) {
+    let alice = cli.json(&[
+        "user",
+        "create",
+        "--username",
+        "alice",
+        "--password",
+        "alice-pw",
+    ]);
+    assert_eq!(alice["username"], "alice", "{alice}");
+    assert!(alice.get("password").is_none());
+    cli.json(&[
+        "user",
+        "update",
+        "--username",
+        "alice",
+        "--first-name",
+        "Alice",
+    ]);
+    assert_eq!(
+        cli.json(&["user", "show", "--username", "alice"])["first_name"],
+        "Alice"
+    );
+    assert!(cli
+        .json(&["user", "list"])
+        .as_array()
+        .is_some_and(|u| u.len() >= 2));
+
+    cli.json(&["group", "create", "--name", "team"]);
+    cli.json(&[
+        "group",
+        "user",
+        "add",
+        "--group",
+        "team",
+        "--username",
+        "alice",
+    ]);
+    let members = cli.json(&["group", "user", "list", "--group", "team"]);
+    assert_eq!(members[0]["username"], "alice", "{members}");
+
+    let owner = cli.json(&["role", "show", "--name", "file.filerepository_owner"]);
+    assert_eq!(owner["locked"], true, "{owner}");
+    let mine = cli.json(&[
+        "role",
+        "create",
+        "--name",
+        "syncer",
+        "--permission",
+        "file.sync_filerepository",
+        "--permission",
+        "file.view_filerepository",
+    ]);
+    assert_eq!(mine["locked"], false, "{mine}");
+    cli.json(&[
+        "role",
+        "update",
+        "--name",
+        "syncer",
+        "--description",
+        "syncs",
+    ]);
+    let locked = cli.run(&[
+        "role",
+        "update",
+        "--name",
+        "file.filerepository_owner",
+        "--description",
+        "x",
+    ]);
+    assert!(locked.is_err(), "a locked role is refused: {locked:?}");
+    let roles = cli.json(&[
+        "role",
+        "list",
+        "--name-startswith",
+        "file.filerepository",
+        "--locked",
+    ]);
+    assert_eq!(roles.as_array().map(Vec::len), Some(3), "{roles}");
+
+    cli.json(&[
+        "user",
+        "role-assignment",
+        "add",
+        "--username",
+        "alice",
+        "--role",
+        "syncer",
+        "--object",
+        "",
+    ]);
+    let assigned = cli.json(&["user", "role-assignment", "list", "--username", "alice"]);
+    assert_eq!(assigned[0]["role"], "syncer", "{assigned}");
+    assert_eq!(assigned[0]["content_object"], Value::Null);
+    cli.json(&[
+        "user",
+        "role-assignment",
+        "remove",
+        "--username",
+        "alice",
+        "--role",
+        "syncer",
+        "--object",
+        "",
+    ]);
+    assert_eq!(
+        cli.json(&["user", "role-assignment", "list", "--username", "alice"]),
+        serde_json::json!([])
+    );
+
+    let repo = cli.json(&["file", "repository", "show", "--name", "repo"]);
+    let repo_href = s(&repo, "pulp_href").to_string();
+    cli.json(&[
+        "group",
+        "role-assignment",
+        "add",
+        "--group",
+        "team",
+        "--role",
+        "file.filerepository_viewer",
+        "--object",
+        &repo_href,
+    ]);
+    let assigned = cli.json(&["group", "role-assignment", "list", "--group", "team"]);
+    assert_eq!(
+        assigned[0]["content_object"],
+        serde_json::json!(repo_href),
+        "{assigned}"
+    );
+
+    cli.json(&[
+        "file",
+        "repository",
+        "role",
+        "add",
+        "--name",
+        "repo",
+        "--role",
+        "file.filerepository_owner",
+        "--user",
+        "alice",
+    ]);
+    let roles = cli.json(&["file", "repository", "role", "list", "--name", "repo"]);
+    let listed = roles["roles"].as_array().cloned().unwrap_or_default();
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["role"] == "file.filerepository_owner"
+                && r["users"]
+                    .as_array()
+                    .is_some_and(|u| u.contains(&serde_json::json!("alice")))),
+        "{roles}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["role"] == "file.filerepository_viewer"
+                && r["groups"] == serde_json::json!(["team"])),
+        "{roles}"
+    );
+    let perms = cli.json(&[
+        "file",
+        "repository",
+        "role",
+        "my-permissions",
+        "--name",
+        "repo",
+    ]);
+    assert!(
+        perms["permissions"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == "file.modify_filerepository")),
+        "{perms}"
+    );
+    cli.json(&[
+        "file",
+        "repository",
+        "role",
+        "remove",
+        "--name",
+        "repo",
+        "--role",
+        "file.filerepository_owner",
+        "--user",
+        "alice",
+    ]);
+
+    cli.json(&[
+        "group",
+        "user",
+        "remove",
+        "--group",
+        "team",
+        "--username",
+        "alice",
+    ]);
+    cli.json(&["group", "destroy", "--name", "team"]);
+    cli.json(&["role", "destroy", "--name", "syncer"]);
+    cli.json(&["user", "destroy", "--username", "alice"]);
 }
 
 #[test]

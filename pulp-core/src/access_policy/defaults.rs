@@ -15,56 +15,101 @@ fn admin_only() -> AccessPolicy {
     AccessPolicy::new(vec![Statement::allow(&["*"], ADMIN)])
 }
 
+/// `add_roles_for_object_creator` with `role`.
+fn creator_gets(policy: AccessPolicy, role: &str) -> AccessPolicy {
+    let mut policy = policy;
+    policy.creation_hooks.push(serde_json::json!({
+        "function": "add_roles_for_object_creator",
+        "parameters": {"roles": role},
+    }));
+    policy
+}
+
 /// `(viewset name, default policy)` of every viewset pulp-core serves.
 pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
     let tasks = AccessPolicy::new(vec![
         Statement::allow(&["list"], AUTHENTICATED),
         Statement::allow(&["retrieve", "my_permissions"], AUTHENTICATED)
             .when("has_model_or_domain_or_obj_perms:core.view_task"),
+        Statement::allow(&["profile_artifacts"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.view_task_profile_artifacts"),
         Statement::allow(&["destroy"], AUTHENTICATED)
             .when("has_model_or_domain_or_obj_perms:core.delete_task"),
-        Statement::allow(&["partial_update", "cancel"], AUTHENTICATED)
+        Statement::allow(&["update", "partial_update", "cancel"], AUTHENTICATED)
             .when("has_model_or_domain_or_obj_perms:core.change_task"),
-        Statement::allow(&["purge"], AUTHENTICATED)
-            .when("has_model_or_domain_perms:core.delete_task"),
+        // Purging removes only the user's own tasks they may delete.
+        Statement::allow(&["purge"], AUTHENTICATED),
+        Statement::allow(&["list_roles", "add_role", "remove_role"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.manage_roles_task"),
     ])
     .scoped();
     let uploads = AccessPolicy::new(vec![
         Statement::allow(&["list"], AUTHENTICATED),
         Statement::allow(&["create"], AUTHENTICATED)
             .when("has_model_or_domain_perms:core.add_upload"),
-        Statement::allow(&["retrieve"], AUTHENTICATED)
+        Statement::allow(&["retrieve", "my_permissions"], AUTHENTICATED)
             .when("has_model_or_domain_or_obj_perms:core.view_upload"),
-        Statement::allow(&["update", "commit"], AUTHENTICATED)
+        Statement::allow(&["update", "partial_update", "commit"], AUTHENTICATED)
             .when("has_model_or_domain_or_obj_perms:core.change_upload"),
         Statement::allow(&["destroy"], AUTHENTICATED)
             .when("has_model_or_domain_or_obj_perms:core.delete_upload"),
+        Statement::allow(&["list_roles", "add_role", "remove_role"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.manage_roles_upload"),
     ])
     .scoped();
-    let artifacts = AccessPolicy::new(vec![
+    let groups = AccessPolicy::new(vec![
         Statement::allow(&["list"], AUTHENTICATED),
-        Statement::allow(&["retrieve"], AUTHENTICATED)
-            .when("has_model_or_domain_perms:core.view_artifact"),
-        Statement::allow(&["create", "destroy"], ADMIN),
+        Statement::allow(&["create"], AUTHENTICATED).when("has_model_perms:core.add_group"),
+        Statement::allow(&["retrieve", "my_permissions"], AUTHENTICATED)
+            .when("has_model_or_obj_perms:core.view_group"),
+        Statement::allow(&["update", "partial_update"], AUTHENTICATED)
+            .when("has_model_or_obj_perms:core.change_group"),
+        Statement::allow(&["destroy"], AUTHENTICATED)
+            .when("has_model_or_obj_perms:core.delete_group"),
+        Statement::allow(&["list_roles", "add_role", "remove_role"], AUTHENTICATED)
+            .when("has_model_or_obj_perms:core.manage_roles_group"),
     ])
     .scoped();
+    let group_users = AccessPolicy::new(vec![
+        Statement::allow(&["list"], AUTHENTICATED)
+            .when("has_group_model_or_obj_perms:core.view_group"),
+        Statement::allow(&["create", "destroy"], AUTHENTICATED)
+            .when("has_group_model_or_obj_perms:core.change_group"),
+    ]);
     let mut policies = vec![
-        ("tasks", tasks),
+        ("tasks", creator_gets(tasks, "core.task_owner")),
         (
             "task-groups",
-            AccessPolicy::new(vec![
-                Statement::allow(&["list"], AUTHENTICATED),
-                Statement::allow(&["retrieve"], AUTHENTICATED)
-                    .when("has_model_or_domain_or_obj_perms:core.view_taskgroup"),
-            ])
+            AccessPolicy::new(vec![Statement::allow(
+                &["list", "retrieve", "partial_update"],
+                AUTHENTICATED,
+            )])
             .scoped(),
         ),
         (
             "workers",
             AccessPolicy::new(vec![Statement::allow(&["list", "retrieve"], AUTHENTICATED)]),
         ),
-        ("uploads", uploads),
-        ("artifacts", artifacts),
+        ("uploads", creator_gets(uploads, "core.upload_owner")),
+        (
+            "artifacts",
+            AccessPolicy::new(vec![Statement::allow(
+                &["create", "list", "retrieve", "destroy"],
+                ADMIN,
+            )]),
+        ),
+        ("groups", creator_gets(groups, "core.group_owner")),
+        ("groups/users", group_users),
+        // Users, roles and role assignments are the administrators' (pulpcore declares no
+        // policy for them: superusers only).
+        ("users", admin_only()),
+        ("users/roles", admin_only()),
+        ("groups/roles", admin_only()),
+        ("roles", admin_only()),
+        (
+            "login",
+            AccessPolicy::new(vec![Statement::allow(&["*"], AUTHENTICATED)]),
+        ),
         ("orphans/cleanup", admin_only()),
         ("orphans", admin_only()),
         ("access_policies", admin_only()),

@@ -7,13 +7,14 @@
 //! superuser (superusers hold every permission, so no policy can lock the administrator out).
 //!
 //! What is evaluated: principals `*`, `authenticated`, `anonymous`, `admin`/`staff`
-//! (superusers), `id:<user id>`, `user:<username>`; actions by name, `*`, `<safe_methods>`,
-//! `<method:…>`; Pulp's permission conditions (`has_model_or_domain_perms:…` and the other
-//! `has_…_perms` checks), which hold for superusers only because roles (granting permissions
-//! to other users) are not built yet; lists of scoped viewsets are empty for other users for
-//! the same reason. A condition or `condition_expression` this server does not know counts
-//! against the request (an allow statement does not apply, a deny statement does).
+//! (superusers), `id:<user id>`, `user:<username>`, `group:<name>`; actions by name, `*`,
+//! `<safe_methods>`, `<method:…>`; Pulp's permission conditions ([`conditions`]: model,
+//! object, request-parameter and parent-object checks, answered from the roles of
+//! [`crate::rbac`]). Lists of scoped viewsets are filtered to the objects the user may view.
+//! A condition or `condition_expression` this server does not know counts against the
+//! request (an allow statement does not apply, a deny statement does).
 
+pub mod conditions;
 mod defaults;
 mod policy;
 mod store;

@@ -107,8 +107,9 @@ impl Statement {
                     who.id.as_deref() == Some(id)
                 } else if let Some(name) = other.strip_prefix("user:") {
                     who.username.as_deref() == Some(name)
+                } else if let Some(name) = other.strip_prefix("group:") {
+                    who.groups.iter().any(|g| g == name)
                 } else {
-                    // `group:…` and anything else: there are no groups (yet) to belong to.
                     false
                 }
             }
@@ -117,12 +118,8 @@ impl Statement {
 
     /// Whether each condition holds: `Some(true)`/`Some(false)` when known, `None` for a
     /// condition this server cannot evaluate.
-    fn conditions(&self, who: &Requester) -> Vec<Option<bool>> {
-        let mut out: Vec<Option<bool>> = self
-            .condition
-            .iter()
-            .map(|c| evaluate_condition(c, who))
-            .collect();
+    fn conditions(&self, answer: &dyn Fn(&str) -> Option<bool>) -> Vec<Option<bool>> {
+        let mut out: Vec<Option<bool>> = self.condition.iter().map(|c| answer(c)).collect();
         if self.condition_expression.is_some() {
             out.push(None);
         }
@@ -130,9 +127,9 @@ impl Statement {
     }
 }
 
-/// Pulp's permission checks (`has_model_perms:…`, `has_model_or_domain_or_obj_perms:…`,
-/// `has_remote_param_model_or_domain_or_obj_perms:…`…) hold for superusers only: no role
-/// can grant a permission to another user yet. Other conditions are unknown.
+/// Without a database at hand, Pulp's permission checks (`has_model_perms:…`…) hold for
+/// superusers only; other conditions are unknown. Requests are decided with every condition
+/// evaluated (see [`super::conditions`]) through [`AccessPolicy::decide`].
 fn evaluate_condition(condition: &str, who: &Requester) -> Option<bool> {
     let name = condition.split(':').next().unwrap_or_default();
     ((name.starts_with("has_") && name.ends_with("perms")) || name.ends_with("_perm"))
@@ -150,6 +147,8 @@ pub struct Requester {
     pub id: Option<String>,
     /// The user's name (`user:` principals).
     pub username: Option<String>,
+    /// The names of the user's groups (`group:` principals).
+    pub groups: Vec<String>,
 }
 
 /// The access policy of one viewset (a group of API operations: `repositories/file/file`).
@@ -206,13 +205,48 @@ impl AccessPolicy {
     /// evaluated keeps an allow statement from applying and lets a deny statement apply
     /// (when in doubt, deny).
     pub fn allows(&self, action: &str, method: &str, who: &Requester) -> bool {
+        self.decide(action, method, who, &|c| evaluate_condition(c, who))
+    }
+
+    /// The conditions of the statements that apply to `who` doing `action` (each once): what
+    /// must be evaluated before [`AccessPolicy::decide`].
+    pub fn conditions_to_evaluate(
+        &self,
+        action: &str,
+        method: &str,
+        who: &Requester,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for statement in self
+            .statements
+            .iter()
+            .filter(|s| s.covers_action(action, method) && s.covers_principal(who))
+        {
+            for condition in &statement.condition {
+                if !out.contains(condition) {
+                    out.push(condition.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `who` may perform `action`, with conditions answered by `answer` (`None`: not
+    /// known). Same rules as [`AccessPolicy::allows`].
+    pub fn decide(
+        &self,
+        action: &str,
+        method: &str,
+        who: &Requester,
+        answer: &dyn Fn(&str) -> Option<bool>,
+    ) -> bool {
         let matching = self
             .statements
             .iter()
             .filter(|s| s.covers_action(action, method) && s.covers_principal(who));
         let mut allowed = false;
         for statement in matching {
-            let conditions = statement.conditions(who);
+            let conditions = statement.conditions(answer);
             match statement.effect {
                 Effect::Deny if !conditions.contains(&Some(false)) => return false,
                 Effect::Allow if conditions.iter().all(|c| *c == Some(true)) => allowed = true,
@@ -258,6 +292,7 @@ mod tests {
             is_superuser: false,
             id: Some(id.into()),
             username: Some(format!("user-{id}")),
+            groups: vec!["team".into()],
         }
     }
 
@@ -268,6 +303,7 @@ mod tests {
             Statement::allow(&["create"], &["authenticated"])
                 .when("has_model_or_domain_perms:file.add_fileremote"),
             Statement::allow(&["sync"], &["id:7", "user:bob"]),
+            Statement::allow(&["modify"], &["group:team"]),
         ]);
         let alice = user("1");
         assert!(policy.allows("list", "GET", &alice));
@@ -280,6 +316,15 @@ mod tests {
         };
         assert!(policy.allows("sync", "POST", &bob));
         assert!(!policy.allows("sync", "POST", &alice));
+        assert!(
+            policy.allows("modify", "POST", &alice),
+            "a member of `team`"
+        );
+        let loner = Requester {
+            groups: Vec::new(),
+            ..user("3")
+        };
+        assert!(!policy.allows("modify", "POST", &loner));
         let anonymous = Requester::default();
         assert!(!policy.allows("list", "GET", &anonymous));
     }

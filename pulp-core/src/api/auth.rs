@@ -17,8 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sha2::{Digest, Sha256};
 
+use super::authorize::Authorized;
 use super::{ApiError, ApiRoutes, API_ROOT};
-use crate::access_policy::{operation_action, Requester};
+use crate::access_policy::operation_action;
 use crate::app::App;
 use crate::auth::Users;
 
@@ -125,21 +126,17 @@ pub(crate) async fn require_user(
         cache.remember(key, user.clone());
     }
     if !stored.is_superuser {
-        let requester = Requester {
-            authenticated: true,
-            is_superuser: false,
-            id: Some(stored.id.to_string()),
-            username: Some(user.clone()),
-        };
-        let method = request.method().as_str().to_string();
         let operation = request
             .extensions()
             .get::<MatchedPath>()
             .zip(request.extensions().get::<Arc<OperationActions>>())
-            .and_then(|(path, actions)| actions.get(&method, path.as_str()))
+            .and_then(|(path, actions)| actions.get(request.method().as_str(), path.as_str()))
             .cloned();
-        match authorize(&app, &method, operation, &requester).await {
+        match super::authorize::authorize(&app, &mut request, operation, stored.id, &user).await {
             Ok(Authorized::Yes) => {}
+            Ok(Authorized::Scoped(scope)) => {
+                request.extensions_mut().insert(scope);
+            }
             Ok(Authorized::EmptyList) => {
                 let empty: super::Page<serde_json::Value> = super::Page {
                     count: 0,
@@ -153,7 +150,22 @@ pub(crate) async fn require_user(
         }
     }
     request.extensions_mut().insert(AuthenticatedUser(user));
-    next.run(request).await
+    request.extensions_mut().insert(CurrentUser {
+        id: stored.id,
+        is_superuser: stored.is_superuser,
+    });
+    // Objects created and tasks dispatched while answering belong to this user.
+    crate::rbac::acting_as(Some(stored.id), next.run(request)).await
+}
+
+/// The id of the authenticated user of a request and whether they are a superuser (an
+/// extension set by [`require_user`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentUser {
+    /// The user's id.
+    pub id: crate::db::PulpId,
+    /// Holds every permission.
+    pub is_superuser: bool,
 }
 
 /// The viewset and action of each served operation, by `(HTTP method, axum path)` (an
@@ -185,37 +197,6 @@ impl OperationActions {
         };
         self.0.get(&(method, path.to_string()))
     }
-}
-
-/// What the access policy lets a request do.
-enum Authorized {
-    /// Proceed.
-    Yes,
-    /// A list of a scoped viewset, of which this user may see nothing (no role grants a
-    /// permission to anyone but superusers yet).
-    EmptyList,
-}
-
-/// Checks the request of a user who is not a superuser against the access policy of its
-/// viewset: 403 when no policy covers the operation or the policy does not allow it.
-async fn authorize(
-    app: &App,
-    method: &str,
-    operation: Option<(String, String)>,
-    requester: &Requester,
-) -> Result<Authorized, ApiError> {
-    let (viewset, action) = operation.ok_or(ApiError::Forbidden)?;
-    let policy = crate::access_policy::find(app.db(), &viewset)
-        .await?
-        .ok_or(ApiError::Forbidden)?
-        .policy();
-    if !policy.allows(&action, method, requester) {
-        return Err(ApiError::Forbidden);
-    }
-    if action == "list" && policy.is_scoped() {
-        return Ok(Authorized::EmptyList);
-    }
-    Ok(Authorized::Yes)
 }
 
 fn parse_basic(header: &str) -> Option<(String, String)> {

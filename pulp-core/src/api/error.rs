@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 403.
     #[error("you do not have permission to perform this action")]
     Forbidden,
+    /// 403 with a reason.
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(String),
     /// 404.
     #[error("not found")]
     NotFound,
@@ -96,6 +99,20 @@ fn internal_error_response(cause: &str) -> Response {
         .into_response()
 }
 
+impl From<crate::rbac::RbacError> for ApiError {
+    fn from(e: crate::rbac::RbacError) -> Self {
+        use crate::rbac::RbacError;
+        match e {
+            RbacError::Database(e) => e.into(),
+            RbacError::NotFound => ApiError::NotFound,
+            RbacError::Locked => ApiError::ForbiddenBecause("The role is locked.".into()),
+            RbacError::Invalid { field, messages } => {
+                ApiError::Validation(BTreeMap::from([(field.to_string(), messages)]))
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let detail = |status: StatusCode, text: String| {
@@ -123,6 +140,7 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 "You do not have permission to perform this action.".into(),
             ),
+            ApiError::ForbiddenBecause(reason) => detail(StatusCode::FORBIDDEN, reason),
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found.".into()),
             ApiError::Conflict(reason) => detail(StatusCode::CONFLICT, reason),
             ApiError::PayloadTooLarge { limit } => detail(
@@ -222,6 +240,10 @@ impl From<crate::auth::AuthError> for ApiError {
         use crate::auth::AuthError;
         match e {
             AuthError::InvalidPassword(message) => ApiError::field("password", message),
+            AuthError::UsernameTaken => {
+                ApiError::field("username", "A user with that username already exists.")
+            }
+            AuthError::NotFound => ApiError::NotFound,
             e @ AuthError::Hashing(_) => ApiError::internal(e),
             AuthError::Database(e) => e.into(),
         }

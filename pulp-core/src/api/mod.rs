@@ -4,6 +4,7 @@
 mod access_policies;
 mod artifacts;
 pub mod auth;
+pub mod authorize;
 pub mod content_upload;
 mod declared;
 mod error;
@@ -16,6 +17,7 @@ mod multipart;
 pub mod observe;
 pub mod openapi;
 pub mod orphans;
+mod rbac;
 mod request;
 mod routes;
 mod routes_doc;

@@ -49,6 +49,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
     );
     super::tasks::mount(&mut routes);
     super::access_policies::mount(&mut routes);
+    super::rbac::mount(&mut routes, app);
     super::transfer::mount(&mut routes);
     super::importexport::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);

@@ -429,10 +429,12 @@ async fn list_tasks(
     State(app): State<App>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    scope: Option<axum::Extension<super::authorize::ListScope>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
-    let filter = task_filters(&app, &query)?;
+    let mut filter = task_filters(&app, &query)?;
+    super::authorize::scope_list(scope.as_deref(), &mut filter, "pulp_id");
     let order = ordering(&query, TASK_ORDERING, "pulp_created DESC, seq DESC")?;
     let count_sql = format!("SELECT COUNT(*) FROM core_task {}", filter.sql());
     let n = filter.len();

@@ -268,6 +268,11 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Response, ApiErro
         .execute(pool)
         .await?;
     });
+    let object = crate::rbac::ObjectRef {
+        content_type: "core.upload".into(),
+        object_id: upload.pulp_id.to_string(),
+    };
+    crate::rbac::object_created(app.db(), "uploads", &object).await?;
     Ok((StatusCode::CREATED, Json(response(&upload))).into_response())
 }
 

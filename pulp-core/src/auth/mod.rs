@@ -1,5 +1,6 @@
 //! Users and their passwords (argon2 hashes); HTTP authentication builds on this.
 
+pub mod accounts;
 mod users;
 
 pub use users::{random_password, AuthError, StoredUser, Users};

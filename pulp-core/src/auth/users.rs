@@ -19,6 +19,12 @@ pub enum AuthError {
     /// The database failed.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// Another user has this name.
+    #[error("A user with that username already exists.")]
+    UsernameTaken,
+    /// No such user.
+    #[error("no such user")]
+    NotFound,
 }
 
 impl From<sqlx::Error> for AuthError {
@@ -125,6 +131,17 @@ impl Users {
         .unwrap_or(false)
     }
 
+    /// The id of the user named `username`, active or not.
+    pub async fn stored_any(&self, username: &str) -> Result<Option<PulpId>, AuthError> {
+        let id: Option<PulpId> = crate::on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT pulp_id FROM core_user WHERE username = $1")
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(id)
+    }
+
     /// Whether a user with this name exists.
     pub async fn exists(&self, username: &str) -> Result<bool, AuthError> {
         let count: i64 = crate::on_pool!(&self.db, pool => {
@@ -137,7 +154,7 @@ impl Users {
     }
 }
 
-async fn hash_password(password: String) -> Result<String, AuthError> {
+pub(crate) async fn hash_password(password: String) -> Result<String, AuthError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

@@ -105,5 +105,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0012_import_export.sqlite.sql"),
             postgres: include_str!("migrations/core_0012_import_export.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0013_rbac",
+            sqlite: include_str!("migrations/core_0013_rbac.sqlite.sql"),
+            postgres: include_str!("migrations/core_0013_rbac.postgres.sql"),
+        },
     ]
 }

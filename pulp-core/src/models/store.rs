@@ -226,6 +226,17 @@ pub async fn create<T: Detail>(
     match result {
         Ok(()) => {
             tx.commit().await?;
+            let object = crate::rbac::ObjectRef {
+                content_type: T::PRN_MODEL.to_string(),
+                object_id: master.pulp_id.to_string(),
+            };
+            let viewset = format!("{}/{}", <T::Kind as MasterKind>::ENDPOINT, T::ENDPOINT);
+            crate::rbac::object_created(db, &viewset, &object)
+                .await
+                .map_err(|e| match e {
+                    crate::rbac::RbacError::Database(e) => ModelError::Database(e),
+                    other => ModelError::Decode(other.to_string()),
+                })?;
             Ok(Model { master, detail })
         }
         Err(e) if is_unique_violation(&e) => Err(ModelError::Invalid(unique_error(&e))),

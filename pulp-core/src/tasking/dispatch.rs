@@ -132,6 +132,16 @@ pub async fn dispatch(app: &App, mut request: DispatchRequest) -> Result<Task, T
     let id = PulpId::new();
     let now = Utc::now();
     let db = app.db();
+    let task_done = async {
+        // The dispatching user owns the task (`core.task_owner`, through the tasks policy).
+        let object = crate::rbac::ObjectRef {
+            content_type: "core.task".into(),
+            object_id: id.to_string(),
+        };
+        crate::rbac::object_created(db, "tasks", &object)
+            .await
+            .map_err(|e| TaskingError::Invalid(e.to_string()))
+    };
 
     if reservations.is_empty() {
         // Nothing reserved: nothing to wait for, no reservation changes, no lock.
@@ -141,6 +151,7 @@ pub async fn dispatch(app: &App, mut request: DispatchRequest) -> Result<Task, T
             scheduler::notify_workers(&mut tx).await?;
         }
         tx.commit().await?;
+        task_done.await?;
         return start_or_wake(app, id, request.immediate, true).await;
     }
     let mut tx = db.begin_locked(TASK_LOCK).await?;
@@ -155,6 +166,7 @@ pub async fn dispatch(app: &App, mut request: DispatchRequest) -> Result<Task, T
         scheduler::notify_workers(&mut tx).await?;
     }
     tx.commit().await?;
+    task_done.await?;
     start_or_wake(app, id, request.immediate, unblocked).await
 }
 
@@ -188,8 +200,8 @@ async fn insert_task(
     Ok(on_tx!(tx, conn => {
         sqlx::query_scalar(
             "INSERT INTO core_task (pulp_id, pulp_created, pulp_last_updated, name, state, args, logging_cid,
-                 parent_task, task_group, reserved_resources_record, immediate, deferred, unblocked_at)
-             VALUES ($1, $2, $2, $3, 'waiting', $4, $5, $6, $7, $8, $9, $10, $11)
+                 parent_task, task_group, reserved_resources_record, immediate, deferred, unblocked_at, user_id)
+             VALUES ($1, $2, $2, $3, 'waiting', $4, $5, $6, $7, $8, $9, $10, $11, $12)
              RETURNING seq",
         )
         .bind(id)
@@ -203,6 +215,7 @@ async fn insert_task(
         .bind(request.immediate)
         .bind(request.deferred)
         .bind(unblocked_at)
+        .bind(crate::rbac::acting_user())
         .fetch_one(&mut *conn)
         .await?
     }))

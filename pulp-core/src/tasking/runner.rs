@@ -158,7 +158,13 @@ async fn execute(app: &App, task: Task, working_dir: &Path) -> Outcome {
         working_dir.to_path_buf(),
         cancellation.clone(),
     );
-    let run = AssertUnwindSafe(function(context.clone())).catch_unwind();
+    // The task acts for the user who dispatched it (what it creates is theirs).
+    let dispatcher = dispatcher_of(app, context.task().seq).await;
+    let run = AssertUnwindSafe(crate::rbac::acting_as(
+        dispatcher,
+        function(context.clone()),
+    ))
+    .catch_unwind();
     let ended = tokio::select! {
         ended = run => Some(ended),
         _ = cancellation.cancelled() => None,
@@ -191,6 +197,17 @@ async fn execute(app: &App, task: Task, working_dir: &Path) -> Outcome {
             Outcome::failed(format!("the task panicked: {reason}"))
         }
     }
+}
+
+/// The user who dispatched task `seq`, if a user did.
+async fn dispatcher_of(app: &App, seq: i64) -> Option<crate::db::PulpId> {
+    let found: Result<Option<crate::db::PulpId>, sqlx::Error> = crate::on_pool!(app.db(), pool => {
+        sqlx::query_scalar("SELECT user_id FROM core_task WHERE seq = $1")
+            .bind(seq)
+            .fetch_one(pool)
+            .await
+    });
+    found.ok().flatten()
 }
 
 /// Cancels `token` once the task is marked canceling.

@@ -148,12 +148,14 @@ pub async fn list<T: Detail>(
     State(app): State<App>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    scope: Option<axum::Extension<crate::api::authorize::ListScope>>,
 ) -> Result<Response, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let table = <T::Kind as MasterKind>::TABLE;
     let mut filter = SqlWhere::new(app.db().backend());
     filter.add("m.pulp_type = ?", [SqlValue::Text(T::PULP_TYPE.into())]);
+    crate::api::authorize::scope_list(scope.as_deref(), &mut filter, "m.pulp_id");
     let mut filter = type_filters::<T>(app.clone(), filter, query.clone()).await?;
     super::q::apply_q(&mut filter, &query, |f, q| {
         type_filters::<T>(app.clone(), f, q)
