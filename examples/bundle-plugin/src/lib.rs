@@ -77,6 +77,11 @@ impl Plugin for BundlePlugin {
                     Statement::allow(&["list"], authenticated),
                     Statement::allow(&["retrieve"], authenticated)
                         .when("has_model_or_domain_or_obj_perms:bundle.view_bundlerepository"),
+                    Statement::allow(&["my_permissions"], authenticated),
+                    Statement::allow(&["list_roles", "add_role", "remove_role"], authenticated)
+                        .when(
+                            "has_model_or_domain_or_obj_perms:bundle.manage_roles_bundlerepository",
+                        ),
                     Statement::allow(
                         &[
                             "create",
@@ -100,6 +105,9 @@ impl Plugin for BundlePlugin {
                     Statement::allow(&["list"], authenticated),
                     Statement::allow(&["retrieve"], authenticated)
                         .when("has_model_or_domain_or_obj_perms:bundle.view_bundleremote"),
+                    Statement::allow(&["my_permissions"], authenticated),
+                    Statement::allow(&["list_roles", "add_role", "remove_role"], authenticated)
+                        .when("has_model_or_domain_or_obj_perms:bundle.manage_roles_bundleremote"),
                     Statement::allow(
                         &[
                             "create",
