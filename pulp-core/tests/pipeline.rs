@@ -430,6 +430,40 @@ pulp_core::db_tests! {
         assert_eq!(server.total_hits(), 15, "found artifacts are not downloaded again");
         assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
     }
+
+    async fn a_unit_declared_twice_in_one_batch_is_saved_once(t: &TestDatabase) {
+        // PostgreSQL refused the batch ("ON CONFLICT DO UPDATE command cannot affect row a
+        // second time") when two items named the same new unit and file.
+        let app = app(t).await;
+        let repo = repo(&app, "twice").await;
+        let server = TestServer::start().await;
+        let remote = models::create(app.db(), Labels::new(), RemoteFields::new("s2", server.url("/")), Source {})
+            .await
+            .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let downloader = Downloader::for_remote(remote.fields()).unwrap();
+        let ctx = SyncContext::new(&app, work.path()).with_downloader(remote.pulp_id(), downloader);
+        let sha = hex::encode(sha2::Sha256::digest(b"same"));
+        let items = (0..2)
+            .map(|_| {
+                let expected = ExpectedArtifact::any().with_digest(ChecksumType::Sha256, sha.clone());
+                let da = DeclarativeArtifact::new(server.url("/same"), "same", expected, Some(remote.pulp_id()), true);
+                DeclarativeContent::new(Note { name: "same".into() }, vec![da])
+            })
+            .collect();
+        DeclarativeVersion::from_stage(Emit { items, await_first: None }, repo, false)
+            .create(&ctx)
+            .await
+            .expect("sync");
+        assert_eq!(names(&app, repo).await, vec!["same".to_string()]);
+        let (links, remotes): (i64, i64) = pulp_core::on_pool!(app.db(), pool => {
+            (
+                sqlx::query_scalar("SELECT COUNT(*) FROM core_contentartifact").fetch_one(pool).await.unwrap(),
+                sqlx::query_scalar("SELECT COUNT(*) FROM core_remoteartifact").fetch_one(pool).await.unwrap(),
+            )
+        });
+        assert_eq!((links, remotes), (1, 1));
+    }
 }
 
 /// Emits `notes` notes; every `tag_every`-th is awaited, and a tag referring to its saved id

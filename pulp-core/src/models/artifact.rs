@@ -2,6 +2,7 @@
 //! and [`RemoteArtifact`]s recording where an artifact not yet downloaded can be fetched.
 
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
 use super::copy::{copy_new_rows, CopyRows};
 use super::sql::{bind_all, placeholders, rows_per_statement, values_rows};
@@ -283,6 +284,24 @@ pub async fn save_content_artifacts(
     links: &[(PulpId, Option<PulpId>, String)],
 ) -> Result<Vec<ContentArtifact>, ModelError> {
     validate_link_paths(links)?;
+    // PostgreSQL refuses an `ON CONFLICT DO UPDATE` that meets one key twice in a statement
+    // (a unit declared twice in one sync batch): one row per key, an artifact kept if any.
+    let mut by_key: HashMap<(PulpId, &str), usize> = HashMap::with_capacity(links.len());
+    let mut unique: Vec<(PulpId, Option<PulpId>, String)> = Vec::with_capacity(links.len());
+    for (content, artifact, path) in links {
+        match by_key.get(&(*content, path.as_str())) {
+            Some(&i) => {
+                if unique[i].1.is_none() {
+                    unique[i].1 = *artifact;
+                }
+            }
+            None => {
+                by_key.insert((*content, path.as_str()), unique.len());
+                unique.push((*content, *artifact, path.clone()));
+            }
+        }
+    }
+    let links = &unique[..];
     let now = Utc::now();
     let mut out = Vec::with_capacity(links.len());
     let mut tx = db.begin_write().await?;
@@ -445,6 +464,18 @@ pub async fn save_remote_artifacts(
     db: &Database,
     items: &[RemoteArtifact],
 ) -> Result<(), ModelError> {
+    // One row per `(content_artifact, remote)` (see `save_content_artifacts`): the last wins.
+    let mut last: HashMap<(PulpId, PulpId), usize> = HashMap::with_capacity(items.len());
+    for (i, ra) in items.iter().enumerate() {
+        last.insert((ra.content_artifact_id, ra.remote_id), i);
+    }
+    let unique: Vec<RemoteArtifact> = items
+        .iter()
+        .enumerate()
+        .filter(|(i, ra)| last.get(&(ra.content_artifact_id, ra.remote_id)) == Some(i))
+        .map(|(_, ra)| ra.clone())
+        .collect();
+    let items = &unique[..];
     let now = Utc::now();
     let columns = remote_artifact_columns();
     let width = columns.len();
