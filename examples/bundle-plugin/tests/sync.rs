@@ -442,7 +442,7 @@ async fn run_case(app: &App, server: &TestServer, n: usize, case: Case) -> Resul
 type OpenDatabase = std::pin::Pin<Box<dyn std::future::Future<Output = Option<TestDatabase>>>>;
 
 fn property_on(t: fn() -> OpenDatabase) {
-    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -452,11 +452,16 @@ fn property_on(t: fn() -> OpenDatabase) {
     let (app, server) = rt.block_on(async { (app(&t).await, TestServer::start().await) });
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicUsize::new(0);
-    let mut runner = TestRunner::new(Config {
-        cases: 24,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    // A fixed seed: every run checks the same 24 streams, so CI cannot fail on a draw that
+    // happens to contain no broken blob (the coverage assertion below).
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 24,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
     let result = runner.run(&case(), |case| {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let broken = rt
