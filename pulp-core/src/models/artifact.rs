@@ -469,12 +469,17 @@ pub async fn save_remote_artifacts(
     for (i, ra) in items.iter().enumerate() {
         last.insert((ra.content_artifact_id, ra.remote_id), i);
     }
-    let unique: Vec<RemoteArtifact> = items
-        .iter()
-        .enumerate()
-        .filter(|(i, ra)| last.get(&(ra.content_artifact_id, ra.remote_id)) == Some(i))
-        .map(|(_, ra)| ra.clone())
-        .collect();
+    // Copied only when there are duplicates (the sync's usual batch has none).
+    let unique: std::borrow::Cow<'_, [RemoteArtifact]> = if last.len() == items.len() {
+        std::borrow::Cow::Borrowed(items)
+    } else {
+        items
+            .iter()
+            .enumerate()
+            .filter(|(i, ra)| last.get(&(ra.content_artifact_id, ra.remote_id)) == Some(i))
+            .map(|(_, ra)| ra.clone())
+            .collect()
+    };
     let items = &unique[..];
     let now = Utc::now();
     let columns = remote_artifact_columns();
