@@ -245,7 +245,11 @@ impl Crate {
                 }
             }
         }
-        if init.is_empty() && !self.modules.contains_key(&[from, &[last.clone()]].concat()) {
+        if init.is_empty()
+            && !self
+                .modules
+                .contains_key(&[from, std::slice::from_ref(last)].concat())
+        {
             // `pub use axum;`: a crate, unless a sibling item has that name.
             let local = self.resolve(&module, last, depth);
             if local.is_empty() {
