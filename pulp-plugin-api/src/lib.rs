@@ -84,11 +84,27 @@
 //!
 //! See `docs/plugin-api.md` for the deprecation policy.
 
+//!
+//! ## What this crate exports
+//! Every item is named here one by one (no glob re-exports) and documented where it is
+//! defined; `public-api.txt` next to this crate's `Cargo.toml` is the checked-in list of them
+//! with their signatures, compared by `tests/public_api.rs`, so that every change to the
+//! surface shows in review. pulp-core's internals (workers, pools and raw SQL, the stage
+//! runner, the registry's stored forms) are not here. Test support ([`testing`], the
+//! worker, `sqlx`, `on_pool!`/`on_tx!`) needs the cargo feature `testing`, which plugins
+//! enable in their `[dev-dependencies]`.
+
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub use pulp_core::api::ApiError;
 pub use pulp_core::app::{App, AppBuilder, AppError};
 pub use pulp_core::db::{Backend, Database, DbError, DbTransaction, Migration, PulpId};
+/// Raw SQL on the app's pool, for tests (feature `testing`).
+#[cfg(feature = "testing")]
+pub use pulp_core::on_pool;
+/// Raw SQL in a transaction, for tests (feature `testing`).
+#[cfg(feature = "testing")]
+pub use pulp_core::on_tx;
 pub use pulp_core::plugin::{
     Component, ContentRoutes, DetailType, Plugin, Registry, RepositoryRegistration, TaskFunction,
     PULP_API_VERSION,
@@ -98,14 +114,36 @@ pub use pulp_core::storage::{
     AllowedChecksums, ArtifactStorage, ChecksumType, Digester, Digests, ExpectedArtifact,
     StorageError, StoredArtifact, TemporaryFile,
 };
-pub use pulp_core::{on_pool, on_tx};
 
 /// Master/detail models: the six master kinds and their common fields, the [`Detail`](models::Detail)
 /// and [`ContentDetail`](models::ContentDetail) traits, typed [`Model`](models::Model)s,
 /// artifacts, and the functions reading and writing them (`create`, `get`, `cast`, `list`,
 /// `update`, `delete`, `save_content`), plus Pulp's hrefs, PRNs and response shapes.
 pub mod models {
-    pub use pulp_core::models::*;
+    pub use pulp_core::models::{
+        artifact_id_from_href, href, id_from_href, prn, to_response, version_from_href,
+        version_href,
+    };
+    pub use pulp_core::models::{
+        artifacts_by_id, content_artifacts, create_content_artifacts, create_remote_artifacts,
+        find_artifact, find_artifacts, forget_artifacts, remote_artifacts, save_artifact,
+        save_artifacts, save_content_artifacts, save_remote_artifacts, Artifact, ContentArtifact,
+        RemoteArtifact,
+    };
+    pub use pulp_core::models::{
+        count, create, delete, find_content, get, get_many, get_master, list, list_masters,
+        save_content, save_new_content, update,
+    };
+    pub use pulp_core::models::{
+        Column, ColumnType, Content, ContentDetail, ContentGuard, Detail, DetailTable,
+        Distribution, Labels, Master, Model, ModelError, Publication, Remote, Repository,
+        SingleArtifactContent, DEFAULT_DOMAIN,
+    };
+    pub use pulp_core::models::{
+        ContentFields, ContentGuardFields, ContentGuardKind, ContentKind, DistributionFields,
+        DistributionKind, MasterKind, Policy, PublicationFields, PublicationKind, RemoteFields,
+        RemoteKind, RepositoryFields, RepositoryKind, REMOTE_SECRET_FIELDS,
+    };
     pub use pulp_plugin_api_derive::Detail;
 }
 
@@ -161,7 +199,10 @@ pub mod __derive {
 /// of [`Statement`](access_policy::Statement)s (principals, actions, effect, conditions), that
 /// a plugin declares with [`Registry::access_policy`] for the API operations it adds.
 pub mod access_policy {
-    pub use pulp_core::access_policy::*;
+    /// Stores policies as `migrate` does (feature `testing`: tests of a changed default).
+    #[cfg(feature = "testing")]
+    pub use pulp_core::access_policy::seed;
+    pub use pulp_core::access_policy::{parse_statements, AccessPolicy, Effect, Statement};
 }
 
 /// Role-based access control: the permissions ([`PermissionDecl`](rbac::PermissionDecl)) and
@@ -174,16 +215,26 @@ pub mod rbac {
 }
 
 /// Repository versions: the [`NewVersion`](repository::NewVersion) scope, the
-/// [`RepositoryType`](repository::RepositoryType) hooks, reading versions and their content,
-/// `content_summary`, deleting versions and `retain_repo_versions`.
+/// [`RepositoryType`](repository::RepositoryType) hooks, reading versions and their content
+/// (with [`version_content_artifacts`](repository::version_content_artifacts), each unit's
+/// relative paths and artifacts or remote artifacts), `content_summary`, deleting versions
+/// and `retain_versions`.
 pub mod repository {
-    pub use pulp_core::repository::*;
+    pub use pulp_core::repository::{
+        contains, content_summary, delete_version, get_version, get_version_by_id, latest_version,
+        list_versions, retain_versions, version_content, version_content_artifacts,
+        version_content_ids, version_content_ids_after, version_content_of_type, NewVersion,
+        RepositoryType, RepositoryVersion, VersionContentArtifact, VersionCounts, VersionError,
+    };
 }
 
 /// The downloader of a remote: limits, retries, TLS/proxy/auth options, and size and
 /// digest validation while streaming ([`Downloader`](download::Downloader)).
 pub mod download {
-    pub use pulp_core::download::*;
+    pub use pulp_core::download::{
+        DownloadError, DownloadResponse, DownloadedFile, Downloader, DEFAULT_DOWNLOAD_CONCURRENCY,
+        DEFAULT_MAX_RETRIES,
+    };
 }
 
 /// The content app: routes plugins add ([`Registry::content_routes`]), content-guard checks
@@ -191,48 +242,96 @@ pub mod download {
 /// [`Registry::content_guard_check`]), and the base-path checks of distributions
 /// ([`check_base_path`](content_app::check_base_path)).
 pub mod content_app {
-    pub use pulp_core::content_app::*;
+    /// The content app's router, to serve it in a test (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub use pulp_core::content_app::content_router;
+    pub use pulp_core::content_app::{
+        check_base_path, validate_base_path, ContentGuardCheck, GuardDenied,
+    };
 }
 
 /// The sync pipeline (Pulp's stages API): write a [`FirstStage`](pipeline::FirstStage) that
 /// emits [`DeclarativeContent`](pipeline::DeclarativeContent)s of any of the repository
 /// type's content types, and [`DeclarativeVersion`](pipeline::DeclarativeVersion) runs the
-/// default stages after it and makes one new repository version of them all. See
-/// `docs/plugin-api.md`, "Writing a first stage".
+/// default stages after it and makes one new repository version of them all. A plugin that
+/// needs a stage of its own between them builds the list with [`Stages`](pipeline::Stages).
+/// See `docs/plugin-api.md`, "Writing a first stage".
 pub mod pipeline {
-    pub use pulp_core::pipeline::*;
+    pub use pulp_core::pipeline::{
+        for_each_batch, ArtifactDownloader, ArtifactSaver, ContentAssociation, ContentFuture,
+        ContentSaver, DeclarativeArtifact, DeclarativeContent, DeclarativeVersion, FirstStage,
+        PipelineError, Progress, QueryExistingArtifacts, QueryExistingContents,
+        RemoteArtifactSaver, ResolveContentFutures, Stage, StageInput, StageOutput, Stages,
+        SyncContext, BATCH_IDLE, BATCH_SIZE, CHANNEL_CAPACITY,
+    };
 }
 
-/// Pulp export and import: the model resources plugins declare, the export writer and the
-/// import reader.
+/// Pulp export and import: the model resources plugins declare
+/// ([`Registry::export_content`], [`Registry::export_repository`]), the export writer and
+/// the import reader.
 pub mod importexport {
-    pub use pulp_core::importexport::*;
+    pub use pulp_core::importexport::{
+        allowed_path, check_versions, export_versions, filesystem_export,
+        import_repository_version, prepare_import, read_export, ChunkedReader, ChunkedWriter,
+        ContentResource, ExportContents, ExportFiles, ExportOutput, ExportRequest,
+        FilesystemMethod, FilesystemSource, ImportExportError, ImportPlan, PathKind,
+        RepositoryImport, RepositoryResource, Row, TableOfContents, ARTIFACT_RESOURCE,
+        CONTENT_ARTIFACT_RESOURCE, REPOSITORY_RESOURCE,
+    };
 }
 
 /// Publications' files: published artifacts and metadata, recorded by publishers and read
 /// by the content app.
 pub mod publication {
-    pub use pulp_core::publication::*;
+    pub use pulp_core::publication::{
+        add_published_metadata, find_published, list_published, mark_complete,
+        publish_version_artifacts, PublishedFile, PublishedSource,
+    };
 }
 
 /// Tasking: the [`TaskContext`](tasking::TaskContext) a task function gets, dispatching,
-/// progress reports, workers.
+/// progress reports, task groups; the worker for tests (feature `testing`).
 pub mod tasking {
-    pub use pulp_core::tasking::*;
+    pub use pulp_core::tasking::{
+        create_task_group, dispatch, mark_group_dispatched, DispatchRequest, GroupProgressReport,
+        ProgressReport, ProgressReporter, Task, TaskContext, TaskError, TaskGroup, TaskOutput,
+        TaskState, TaskingError,
+    };
+    /// A worker running queued tasks, for tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub use pulp_core::tasking::{Worker, WorkerOptions};
 }
 
 /// Serializer-style validation with errors by field, in Pulp's shape; relative-path checks.
 pub mod validation {
-    pub use pulp_core::validation::*;
+    pub use pulp_core::validation::{
+        parse_body, validate_relative_path, Body, RelativePathError, Validate, ValidationErrors,
+        NON_FIELD_ERRORS,
+    };
 }
 
 /// Crates the plugin API exposes, re-exported so that plugins use the same versions.
 pub mod deps {
-    pub use pulp_core::deps::*;
+    /// The database driver, for tests that look at rows (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub use pulp_core::deps::sqlx;
+    pub use pulp_core::deps::{
+        axum, bytes, chrono, futures, serde_json, tokio, tracing, url, uuid,
+    };
 }
 
-/// Test support for plugins: temporary SQLite and PostgreSQL databases.
+/// Test support for plugins (feature `testing`): temporary SQLite and PostgreSQL databases,
+/// `db_tests!` (each test on both), a served API, S3 buckets, scratch directories.
+#[cfg(feature = "testing")]
 pub mod testing {
     pub use pulp_core::db_tests;
-    pub use pulp_core::testing::*;
+    pub use pulp_core::testing::{
+        core_migration_count, postgres_url, required_service, s3_bucket, s3_endpoint, scratch_dir,
+        serve_api, ServedApi, TestDatabase, ADMIN_PASSWORD, POSTGRES_URL_ENV, S3_ENDPOINT_ENV,
+    };
+
+    /// Loopback HTTP servers with scripted replies, standing in for remotes.
+    pub mod http {
+        pub use pulp_core::testing::http::{Reply, TestServer};
+    }
 }

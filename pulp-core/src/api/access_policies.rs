@@ -166,7 +166,7 @@ async fn list(
     );
     if let Some(raw_value) = query.get("customized") {
         let customized = parse_bool("customized", raw_value)?;
-        filter.add("m.customized = ?", [SqlValue::Bool(customized)]);
+        filter.add("m.customized = ?", [SqlValue::Bool(Some(customized))]);
     }
     reference_filters(&mut filter, &query, policy_reference, BadIds::Ignore)?;
     let order = ordering(

@@ -185,12 +185,15 @@ async fn list(
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add("m.pulp_domain = ?", [SqlValue::Text("default".into())]);
+    filter.add(
+        "m.pulp_domain = ?",
+        [SqlValue::Text(Some("default".into()))],
+    );
     for kind in ChecksumType::ALL {
         if let Some(value) = query.get(kind.as_str()) {
             filter.add(
                 &format!("m.{} = ?", kind.as_str()),
-                [SqlValue::Text(value.to_ascii_lowercase())],
+                [SqlValue::Text(Some(value.to_ascii_lowercase()))],
             );
         }
     }
@@ -210,9 +213,9 @@ async fn list(
              WHERE rc.repository_id = ? AND rc.version_added <= ? \
              AND (rc.version_removed IS NULL OR rc.version_removed > ?))",
             [
-                SqlValue::Id(repository),
-                SqlValue::Int(number),
-                SqlValue::Int(number),
+                SqlValue::Id(Some(repository)),
+                SqlValue::Int(Some(number)),
+                SqlValue::Int(Some(number)),
             ],
         );
     }
@@ -232,7 +235,7 @@ async fn list(
             "NOT EXISTS (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = m.pulp_id) \
              AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = m.pulp_id) \
              AND m.pulp_last_updated < ?",
-            [SqlValue::Time(cutoff)],
+            [SqlValue::Time(Some(cutoff))],
         );
     }
     let order = ordering(&query, ORDERING, "m.pulp_created, m.pulp_id")?;

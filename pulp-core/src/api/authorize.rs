@@ -33,12 +33,12 @@ impl ListScope {
             .unwrap_or(("", self.permission.as_str()));
         let clause = crate::rbac::scope_clause(filter.backend(), column);
         let values = [
-            SqlValue::Id(self.user),
-            SqlValue::Text(app.into()),
-            SqlValue::Text(codename.into()),
-            SqlValue::Id(self.user),
-            SqlValue::Text(app.into()),
-            SqlValue::Text(codename.into()),
+            SqlValue::Id(Some(self.user)),
+            SqlValue::Text(Some(app.into())),
+            SqlValue::Text(Some(codename.into())),
+            SqlValue::Id(Some(self.user)),
+            SqlValue::Text(Some(app.into())),
+            SqlValue::Text(Some(codename.into())),
         ];
         filter.add(&clause, values);
     }

@@ -73,20 +73,8 @@ impl QueryParams {
     }
 }
 
-/// A value bound to a placeholder.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    /// Text.
-    Text(String),
-    /// Integer.
-    Int(i64),
-    /// Boolean.
-    Bool(bool),
-    /// Timestamp.
-    Time(DateTime<Utc>),
-    /// Id.
-    Id(PulpId),
-}
+/// A value bound to a placeholder: the models' one type of SQL value (`None` is `NULL`).
+pub use crate::models::SqlValue;
 
 /// `WHERE` clauses with their bound values; `?` in a clause becomes the next `$n`.
 #[derive(Debug, Clone)]
@@ -123,7 +111,7 @@ impl SqlWhere {
                     "fewer values than placeholders in {clause}"
                 );
                 self.values
-                    .push(value.unwrap_or(SqlValue::Text(String::new())));
+                    .push(value.unwrap_or(SqlValue::Text(Some(String::new()))));
                 sql.push_str(&format!("${}", self.values.len()));
             } else {
                 sql.push(ch);
@@ -183,7 +171,7 @@ impl SqlWhere {
                 format!("({})", tests.join(" OR "))
             }
         };
-        self.add(&clause, values.into_iter().map(SqlValue::Text));
+        self.add(&clause, values.into_iter().map(|v| SqlValue::Text(Some(v))));
     }
 
     /// `WHERE …` (or nothing).
@@ -218,13 +206,8 @@ macro_rules! bind_values {
     ($query:expr, $values:expr) => {{
         let mut query = $query;
         for value in $values {
-            query = match value {
-                $crate::api::SqlValue::Text(v) => query.bind(v.clone()),
-                $crate::api::SqlValue::Int(v) => query.bind(*v),
-                $crate::api::SqlValue::Bool(v) => query.bind(*v),
-                $crate::api::SqlValue::Time(v) => query.bind(*v),
-                $crate::api::SqlValue::Id(v) => query.bind(*v),
-            };
+            let value: &$crate::models::SqlValue = value;
+            query = query.bind(value.clone());
         }
         query
     }};
@@ -377,7 +360,7 @@ pub fn time_filters(
         let name = format!("{field}{suffix}");
         if let Some(raw) = query.get(&name) {
             let time = parse_time(&name, raw)?;
-            filter.add(&format!("{column} {op} ?"), [SqlValue::Time(time)]);
+            filter.add(&format!("{column} {op} ?"), [SqlValue::Time(Some(time))]);
         }
     }
     let isnull = format!("{field}__isnull");
@@ -402,7 +385,7 @@ pub fn time_filters(
         );
         filter.add(
             &format!("{column} >= ? AND {column} <= ?"),
-            [SqlValue::Time(from), SqlValue::Time(to)],
+            [SqlValue::Time(Some(from)), SqlValue::Time(Some(to))],
         );
     }
     Ok(())
@@ -434,7 +417,13 @@ pub fn text_filters(
         if *lookup == "__in" {
             let values = query.list(&name);
             if !values.is_empty() {
-                filter.add_in(column, values.into_iter().map(SqlValue::Text).collect());
+                filter.add_in(
+                    column,
+                    values
+                        .into_iter()
+                        .map(|v| SqlValue::Text(Some(v)))
+                        .collect(),
+                );
             }
             continue;
         }
@@ -459,7 +448,7 @@ pub fn text_filters(
             "__iexact" => (format!("LOWER({column}) = ?"), value.to_lowercase()),
             _ => continue,
         };
-        filter.add(&clause, [SqlValue::Text(bound)]);
+        filter.add(&clause, [SqlValue::Text(Some(bound))]);
     }
 }
 
@@ -544,12 +533,12 @@ pub fn reference_filters(
         .chain(query.list("prn__in"))
     {
         any = true;
-        ids.extend(parse(&reference).map(SqlValue::Id));
+        ids.extend(parse(&reference).map(|v| SqlValue::Id(Some(v))));
     }
     for raw in query.list("pulp_id__in") {
         any = true;
         match uuid::Uuid::parse_str(&raw) {
-            Ok(id) => ids.push(SqlValue::Id(PulpId(id))),
+            Ok(id) => ids.push(SqlValue::Id(Some(PulpId(id)))),
             Err(_) if bad_ids == BadIds::Refuse => {
                 return Err(ApiError::field(
                     "pulp_id__in",

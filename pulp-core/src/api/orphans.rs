@@ -157,7 +157,10 @@ async fn select_ids(
             filter.add(clause, values.iter().cloned());
         }
         if let Some(ids) = batch {
-            filter.add_in(column, ids.iter().map(|id| SqlValue::Id(*id)).collect());
+            filter.add_in(
+                column,
+                ids.iter().map(|id| SqlValue::Id(Some(*id))).collect(),
+            );
         }
         let sql = format!("{select} {}", filter.sql());
         let ids: Vec<PulpId> = crate::on_pool!(app.db(), pool => {
@@ -212,7 +215,7 @@ pub async fn cleanup(
         "SELECT pulp_id FROM core_content",
         &[
             (CONTENT_ORPHAN, vec![]),
-            ("pulp_created < ?", vec![SqlValue::Time(cutoff)]),
+            ("pulp_created < ?", vec![SqlValue::Time(Some(cutoff))]),
         ],
         "pulp_id",
         only,
@@ -224,7 +227,7 @@ pub async fn cleanup(
         filter.add(CONTENT_ORPHAN, []);
         filter.add_in(
             "pulp_id",
-            batch.iter().map(|id| SqlValue::Id(*id)).collect(),
+            batch.iter().map(|id| SqlValue::Id(Some(*id))).collect(),
         );
         let sql = format!("DELETE FROM core_content {}", filter.sql());
         counts.content += crate::on_pool!(app.db(), pool => {
@@ -236,7 +239,7 @@ pub async fn cleanup(
         "SELECT pulp_id FROM core_artifact",
         &[
             (ARTIFACT_ORPHAN, vec![]),
-            ("pulp_last_updated < ?", vec![SqlValue::Time(cutoff)]),
+            ("pulp_last_updated < ?", vec![SqlValue::Time(Some(cutoff))]),
         ],
         "pulp_id",
         artifact_candidates.as_deref(),
@@ -248,7 +251,7 @@ pub async fn cleanup(
         filter.add(ARTIFACT_ORPHAN, []);
         filter.add_in(
             "pulp_id",
-            batch.iter().map(|id| SqlValue::Id(*id)).collect(),
+            batch.iter().map(|id| SqlValue::Id(Some(*id))).collect(),
         );
         let sql = format!(
             "DELETE FROM core_artifact {} RETURNING sha256",

@@ -201,7 +201,10 @@ async fn worker_ids(app: &App, names: Vec<String>) -> Result<HashMap<String, Pul
     }
     let mut filter = SqlWhere::new(app.db().backend());
     filter.add("app_type = 'worker'", []);
-    filter.add_in("name", names.into_iter().map(SqlValue::Text).collect());
+    filter.add_in(
+        "name",
+        names.into_iter().map(|v| SqlValue::Text(Some(v))).collect(),
+    );
     let sql = format!("SELECT name, pulp_id FROM core_appstatus {}", filter.sql());
     let rows: Vec<(String, PulpId)> = crate::on_pool!(app.db(), pool => {
         crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
@@ -211,7 +214,10 @@ async fn worker_ids(app: &App, names: Vec<String>) -> Result<HashMap<String, Pul
 
 /// Pulp's `TaskResponse` for each task (progress reports and children fetched in bulk).
 async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiError> {
-    let ids: Vec<SqlValue> = tasks.iter().map(|t| SqlValue::Id(t.pulp_id)).collect();
+    let ids: Vec<SqlValue> = tasks
+        .iter()
+        .map(|t| SqlValue::Id(Some(t.pulp_id)))
+        .collect();
     let mut children: HashMap<PulpId, Vec<String>> = HashMap::new();
     let mut reports: HashMap<PulpId, Vec<ProgressReport>> = HashMap::new();
     if !ids.is_empty() {
@@ -284,7 +290,7 @@ fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
     let mut filter = SqlWhere::new(app.db().backend());
     let state = |field: &str, raw: &str| {
         TaskState::parse(raw)
-            .map(|s| SqlValue::Text(s.as_str().into()))
+            .map(|s| SqlValue::Text(Some(s.as_str().into())))
             .ok_or_else(|| {
                 ApiError::field(
                     field,
@@ -323,7 +329,7 @@ fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
     for (param, kind, prn, clause) in REFERENCE_FILTERS {
         if let Some(reference) = query.get(param) {
             let id = id_from_reference(param, reference, &format!("{API_ROOT}/{kind}"), prn)?;
-            filter.add(clause, [SqlValue::Id(id)]);
+            filter.add(clause, [SqlValue::Id(Some(id))]);
         }
     }
     let mut ids: Vec<SqlValue> = Vec::new();
@@ -332,17 +338,17 @@ fn task_filters(app: &App, query: &QueryParams) -> Result<SqlWhere, ApiError> {
         .iter()
         .chain(query.list("prn__in").iter())
     {
-        ids.push(SqlValue::Id(id_from_reference(
+        ids.push(SqlValue::Id(Some(id_from_reference(
             "pulp_href__in",
             href,
             &format!("{API_ROOT}/tasks/"),
             "core.task",
-        )?));
+        )?)));
     }
     for raw in query.list("pulp_id__in") {
         let id = uuid::Uuid::parse_str(&raw)
             .map_err(|_| ApiError::field("pulp_id__in", format!("'{raw}' is not a valid UUID.")))?;
-        ids.push(SqlValue::Id(PulpId(id)));
+        ids.push(SqlValue::Id(Some(PulpId(id))));
     }
     if query.get("pulp_href__in").is_some()
         || query.get("prn__in").is_some()
@@ -671,7 +677,9 @@ async fn render_workers(app: &App, rows: Vec<WorkerRow>) -> Result<Vec<Value>, A
         filter.add("state IN ('running', 'canceling')", []);
         filter.add_in(
             "worker",
-            rows.iter().map(|r| SqlValue::Text(r.1.clone())).collect(),
+            rows.iter()
+                .map(|r| SqlValue::Text(Some(r.1.clone())))
+                .collect(),
         );
         let sql = format!("SELECT worker, pulp_id FROM core_task {}", filter.sql());
         let running: Vec<(String, PulpId)> = crate::on_pool!(app.db(), pool => {
@@ -714,7 +722,10 @@ async fn list_workers(
         } else {
             "<"
         };
-        filter.add(&format!("last_heartbeat {op} ?"), [SqlValue::Time(cutoff)]);
+        filter.add(
+            &format!("last_heartbeat {op} ?"),
+            [SqlValue::Time(Some(cutoff))],
+        );
     }
     if let Some(raw) = query.get("missing") {
         let op = if parse_bool("missing", raw)? {
@@ -722,7 +733,10 @@ async fn list_workers(
         } else {
             ">="
         };
-        filter.add(&format!("last_heartbeat {op} ?"), [SqlValue::Time(cutoff)]);
+        filter.add(
+            &format!("last_heartbeat {op} ?"),
+            [SqlValue::Time(Some(cutoff))],
+        );
     }
     text_filters(
         &mut filter,

@@ -190,7 +190,10 @@ async fn uploads(app: &App, ids: &[PulpId]) -> Result<Vec<Upload>, ApiError> {
         return Ok(Vec::new());
     }
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add_in("pulp_id", ids.iter().map(|id| SqlValue::Id(*id)).collect());
+    filter.add_in(
+        "pulp_id",
+        ids.iter().map(|id| SqlValue::Id(Some(*id))).collect(),
+    );
     let sql = format!(
         "SELECT pulp_id, pulp_created, pulp_last_updated, size FROM core_upload {}",
         filter.sql()
@@ -293,7 +296,7 @@ async fn list(
             let n = raw_value
                 .parse::<i64>()
                 .map_err(|_| ApiError::field(param, "Enter a number."))?;
-            filter.add(clause, [SqlValue::Int(n)]);
+            filter.add(clause, [SqlValue::Int(Some(n))]);
         }
     }
     crate::api::list::reference_filters(

@@ -18,10 +18,73 @@ pub trait MasterKind: Clone + std::fmt::Debug + Send + Sync + 'static {
     type Fields: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + Validate;
     /// The columns of [`MasterKind::Fields`].
     const COLUMNS: &'static [Column];
+    /// What generic code (the REST API's generic endpoints) knows of the kind.
+    const FACTS: KindFacts;
+}
+
+/// A column of a kind that names another object: shown and accepted as an href (or PRN)
+/// named `api`, stored as the id column `column`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindReference {
+    /// Name in the API (`remote`).
+    pub api: &'static str,
+    /// Column holding the id (`remote_id`).
+    pub column: &'static str,
+    /// What it names.
+    pub target: ReferenceTarget,
+}
+
+/// What a [`KindReference`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceTarget {
+    /// A master row of this table (any detail type).
+    Master(&'static str),
+    /// A repository version.
+    Version,
+}
+
+/// The facts of a master kind that generic code dispatches on ([`MasterKind::FACTS`];
+/// [`kind_facts`] finds them by master table).
+#[derive(Debug, Clone, Copy)]
+pub struct KindFacts {
+    /// The master table.
+    pub table: &'static str,
+    /// Title in tags and summaries (`Remotes`).
+    pub title: &'static str,
+    /// One object, lower-case (`remote`).
+    pub singular: &'static str,
+    /// Whether objects have a unique `name` (and the name filters).
+    pub named: bool,
+    /// References among the kind's fields.
+    pub references: &'static [KindReference],
+    /// Creating one runs as a task (Pulp answers 202).
+    pub async_create: bool,
+    /// Updating and deleting one run as tasks (202).
+    pub async_change: bool,
+    /// Whether objects of the kind may be updated.
+    pub updatable: bool,
+    /// Whether objects of the kind are created by the generic create (not by a task of
+    /// their type, as publications and content are).
+    pub generic_create: bool,
+}
+
+/// The facts of the kind whose master table is `table` (content's for an unknown table).
+pub fn kind_facts(table: &str) -> &'static KindFacts {
+    const ALL: [&KindFacts; 6] = [
+        &ContentKind::FACTS,
+        &RemoteKind::FACTS,
+        &RepositoryKind::FACTS,
+        &PublicationKind::FACTS,
+        &DistributionKind::FACTS,
+        &ContentGuardKind::FACTS,
+    ];
+    ALL.into_iter()
+        .find(|f| f.table == table)
+        .unwrap_or(&ContentKind::FACTS)
 }
 
 macro_rules! kind {
-    ($(#[$doc:meta])* $name:ident, $table:literal, $endpoint:literal, $fields:ty, $columns:expr) => {
+    ($(#[$doc:meta])* $name:ident, $table:literal, $endpoint:literal, $fields:ty, $columns:expr, $facts:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $name;
@@ -30,33 +93,129 @@ macro_rules! kind {
             const ENDPOINT: &'static str = $endpoint;
             type Fields = $fields;
             const COLUMNS: &'static [Column] = $columns;
+            const FACTS: KindFacts = $facts;
         }
     };
 }
 
 kind!(
     /// Content units (`core_content`).
-    ContentKind, "core_content", "content", ContentFields, &[]
+    ContentKind, "core_content", "content", ContentFields, &[],
+    KindFacts {
+        table: "core_content",
+        title: "Content",
+        singular: "content",
+        named: false,
+        references: &[],
+        async_create: true,
+        async_change: false,
+        updatable: false,
+        generic_create: false,
+    }
 );
 kind!(
     /// Remotes (`core_remote`).
-    RemoteKind, "core_remote", "remotes", RemoteFields, REMOTE_COLUMNS
+    RemoteKind, "core_remote", "remotes", RemoteFields, REMOTE_COLUMNS,
+    KindFacts {
+        table: "core_remote",
+        title: "Remotes",
+        singular: "remote",
+        named: true,
+        references: &[],
+        async_create: false,
+        async_change: true,
+        updatable: true,
+        generic_create: true,
+    }
 );
 kind!(
     /// Repositories (`core_repository`).
-    RepositoryKind, "core_repository", "repositories", RepositoryFields, REPOSITORY_COLUMNS
+    RepositoryKind, "core_repository", "repositories", RepositoryFields, REPOSITORY_COLUMNS,
+    KindFacts {
+        table: "core_repository",
+        title: "Repositories",
+        singular: "repository",
+        named: true,
+        references: &[KindReference {
+            api: "remote",
+            column: "remote_id",
+            target: ReferenceTarget::Master("core_remote"),
+        }],
+        async_create: false,
+        async_change: true,
+        updatable: true,
+        generic_create: true,
+    }
 );
 kind!(
     /// Publications (`core_publication`).
-    PublicationKind, "core_publication", "publications", PublicationFields, PUBLICATION_COLUMNS
+    PublicationKind, "core_publication", "publications", PublicationFields, PUBLICATION_COLUMNS,
+    KindFacts {
+        table: "core_publication",
+        title: "Publications",
+        singular: "publication",
+        named: false,
+        references: &[KindReference {
+            api: "repository_version",
+            column: "repository_version_id",
+            target: ReferenceTarget::Version,
+        }],
+        async_create: true,
+        async_change: false,
+        updatable: false,
+        generic_create: false,
+    }
 );
 kind!(
     /// Distributions (`core_distribution`).
-    DistributionKind, "core_distribution", "distributions", DistributionFields, DISTRIBUTION_COLUMNS
+    DistributionKind, "core_distribution", "distributions", DistributionFields, DISTRIBUTION_COLUMNS,
+    KindFacts {
+        table: "core_distribution",
+        title: "Distributions",
+        singular: "distribution",
+        named: true,
+        references: &[
+            KindReference {
+                api: "content_guard",
+                column: "content_guard_id",
+                target: ReferenceTarget::Master("core_contentguard"),
+            },
+            KindReference {
+                api: "repository",
+                column: "repository_id",
+                target: ReferenceTarget::Master("core_repository"),
+            },
+            KindReference {
+                api: "repository_version",
+                column: "repository_version_id",
+                target: ReferenceTarget::Version,
+            },
+            KindReference {
+                api: "publication",
+                column: "publication_id",
+                target: ReferenceTarget::Master("core_publication"),
+            },
+        ],
+        async_create: true,
+        async_change: true,
+        updatable: true,
+        generic_create: true,
+    }
 );
 kind!(
     /// Content guards (`core_contentguard`).
-    ContentGuardKind, "core_contentguard", "contentguards", ContentGuardFields, CONTENT_GUARD_COLUMNS
+    ContentGuardKind, "core_contentguard", "contentguards", ContentGuardFields, CONTENT_GUARD_COLUMNS,
+    KindFacts {
+        table: "core_contentguard",
+        title: "Contentguards",
+        singular: "content_guard",
+        named: true,
+        references: &[],
+        async_create: false,
+        async_change: false,
+        updatable: true,
+        generic_create: true,
+    }
 );
 
 /// Content has no common fields beyond the master's.
@@ -127,37 +286,113 @@ pub struct RemoteFields {
     pub rate_limit: Option<i64>,
 }
 
-/// The write-only fields of a remote: accepted, stored, never serialized back.
-pub const REMOTE_SECRET_FIELDS: [&str; 5] = [
-    "client_key",
-    "proxy_username",
-    "proxy_password",
-    "username",
-    "password",
+/// A field every remote has ([`RemoteFields`]): its column and what the API says of it.
+/// [`REMOTE_FIELDS`] is the one list of them; the remote columns, the write-only fields
+/// and the API's remote fields are all derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteField {
+    /// Its column (and serde field).
+    pub column: Column,
+    /// Required on create.
+    pub required: bool,
+    /// May be `null`.
+    pub nullable: bool,
+    /// Write-only: stored, never returned by the API (listed in `hidden_fields`).
+    pub secret: bool,
+    /// The allowed values of a text field, when it has a fixed set.
+    pub choices: &'static [&'static str],
+    /// Its description (Pulp's help text).
+    pub doc: &'static str,
+}
+
+impl RemoteField {
+    const fn new(column: Column, doc: &'static str) -> Self {
+        Self {
+            column,
+            required: false,
+            nullable: true,
+            secret: false,
+            choices: &[],
+            doc,
+        }
+    }
+    const fn required(mut self) -> Self {
+        self.required = true;
+        self.nullable = false;
+        self
+    }
+    const fn not_null(mut self) -> Self {
+        self.nullable = false;
+        self
+    }
+    const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+    const fn choices(mut self, choices: &'static [&'static str]) -> Self {
+        self.choices = choices;
+        self.nullable = false;
+        self
+    }
+}
+
+/// The fields of every remote, in the order of [`RemoteFields`], the master table and the
+/// API.
+pub const REMOTE_FIELDS: [RemoteField; 20] = [
+    RemoteField::new(Column::text("name"), "A unique name for this remote.").required(),
+    RemoteField::new(Column::text("url"), "The URL of an external content source.").required(),
+    RemoteField::new(Column::text("policy"), "The policy to use when downloading content.")
+        .choices(&["immediate", "on_demand", "streamed"]),
+    RemoteField::new(Column::text("ca_cert"), "A PEM encoded CA certificate used to validate the server certificate presented by the remote server."),
+    RemoteField::new(Column::text("client_cert"), "A PEM encoded client certificate used for authentication."),
+    RemoteField::new(Column::text("client_key"), "A PEM encoded private key used for authentication.").secret(),
+    RemoteField::new(Column::bool("tls_validation"), "If True, TLS peer validation must be performed.").not_null(),
+    RemoteField::new(Column::text("proxy_url"), "The proxy URL. Format: scheme://host:port"),
+    RemoteField::new(Column::text("proxy_username"), "The username to authenticte to the proxy.").secret(),
+    RemoteField::new(Column::text("proxy_password"), "The password to authenticate to the proxy.").secret(),
+    RemoteField::new(Column::text("username"), "The username to be used for authentication when syncing.").secret(),
+    RemoteField::new(Column::text("password"), "The password to be used for authentication when syncing.").secret(),
+    RemoteField::new(Column::int("max_retries"), "Maximum number of retry attempts after a download failure."),
+    RemoteField::new(Column::float("total_timeout"), "aiohttp.ClientTimeout.total (q.v.) for download-connections."),
+    RemoteField::new(Column::float("connect_timeout"), "aiohttp.ClientTimeout.connect (q.v.) for download-connections."),
+    RemoteField::new(Column::float("sock_connect_timeout"), "aiohttp.ClientTimeout.sock_connect (q.v.) for download-connections."),
+    RemoteField::new(Column::float("sock_read_timeout"), "aiohttp.ClientTimeout.sock_read (q.v.) for download-connections."),
+    RemoteField::new(Column::json("headers"), "Headers for aiohttp.Clientsession").not_null(),
+    RemoteField::new(Column::int("download_concurrency"), "Total number of simultaneous connections."),
+    RemoteField::new(Column::int("rate_limit"), "Limits requests per second for each concurrent downloader"),
 ];
 
-const REMOTE_COLUMNS: &[Column] = &[
-    Column::text("name"),
-    Column::text("url"),
-    Column::text("policy"),
-    Column::text("ca_cert"),
-    Column::text("client_cert"),
-    Column::text("client_key"),
-    Column::bool("tls_validation"),
-    Column::text("proxy_url"),
-    Column::text("proxy_username"),
-    Column::text("proxy_password"),
-    Column::text("username"),
-    Column::text("password"),
-    Column::int("max_retries"),
-    Column::float("total_timeout"),
-    Column::float("connect_timeout"),
-    Column::float("sock_connect_timeout"),
-    Column::float("sock_read_timeout"),
-    Column::json("headers"),
-    Column::int("download_concurrency"),
-    Column::int("rate_limit"),
-];
+/// The write-only fields of a remote: accepted, stored, never serialized back (the
+/// [`REMOTE_FIELDS`] marked `secret`).
+pub const REMOTE_SECRET_FIELDS: [&str; 5] = {
+    let mut out = [""; 5];
+    let (mut i, mut n) = (0, 0);
+    while i < REMOTE_FIELDS.len() {
+        if REMOTE_FIELDS[i].secret {
+            // More secret fields than this array holds fails the build here.
+            out[n] = REMOTE_FIELDS[i].column.name;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(
+        n == out.len(),
+        "REMOTE_SECRET_FIELDS must hold every secret remote field"
+    );
+    out
+};
+
+const REMOTE_COLUMN_ARRAY: [Column; REMOTE_FIELDS.len()] = {
+    let mut out = [Column::text(""); REMOTE_FIELDS.len()];
+    let mut i = 0;
+    while i < REMOTE_FIELDS.len() {
+        out[i] = REMOTE_FIELDS[i].column;
+        i += 1;
+    }
+    out
+};
+
+const REMOTE_COLUMNS: &[Column] = &REMOTE_COLUMN_ARRAY;
 
 impl Default for RemoteFields {
     fn default() -> Self {
@@ -428,5 +663,47 @@ impl Validate for ContentGuardFields {
 fn not_blank(errors: &mut ValidationErrors, field: &str, value: &str) {
     if value.trim().is_empty() {
         errors.add(field, "This field may not be blank.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_remote_field_list_is_the_remote_fields_struct() {
+        let serialized = serde_json::to_value(RemoteFields::default()).expect("serialize");
+        let keys: Vec<&str> = serialized
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed: Vec<&str> = REMOTE_FIELDS.iter().map(|f| f.column.name).collect();
+        listed.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(listed, keys);
+        assert_eq!(
+            REMOTE_SECRET_FIELDS,
+            [
+                "client_key",
+                "proxy_username",
+                "proxy_password",
+                "username",
+                "password"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_kind_finds_its_own_facts_by_table() {
+        assert_eq!(kind_facts("core_remote").singular, "remote");
+        assert_eq!(
+            kind_facts(RepositoryKind::TABLE).table,
+            RepositoryKind::TABLE
+        );
+        assert!(kind_facts(DistributionKind::TABLE).async_create);
+        assert_eq!(kind_facts("nope").table, ContentKind::TABLE);
     }
 }

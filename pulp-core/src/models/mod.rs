@@ -30,9 +30,10 @@ pub use href::{
     artifact_id_from_href, href, id_from_href, prn, to_response, version_from_href, version_href,
 };
 pub use kind::{
-    ContentFields, ContentGuardFields, ContentGuardKind, ContentKind, DistributionFields,
-    DistributionKind, MasterKind, Policy, PublicationFields, PublicationKind, RemoteFields,
-    RemoteKind, RepositoryFields, RepositoryKind, REMOTE_SECRET_FIELDS,
+    kind_facts, ContentFields, ContentGuardFields, ContentGuardKind, ContentKind,
+    DistributionFields, DistributionKind, KindFacts, KindReference, MasterKind, Policy,
+    PublicationFields, PublicationKind, ReferenceTarget, RemoteField, RemoteFields, RemoteKind,
+    RepositoryFields, RepositoryKind, REMOTE_FIELDS, REMOTE_SECRET_FIELDS,
 };
 pub use master::{
     Content, ContentDetail, ContentGuard, Detail, DetailTable, Distribution, Labels, Master, Model,

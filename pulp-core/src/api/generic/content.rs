@@ -60,9 +60,9 @@ pub async fn version_filters(
                 "m.pulp_id IN (SELECT content_id FROM core_repositorycontent WHERE repository_id = ? AND {condition})"
             ),
             [
-                SqlValue::Id(repository),
-                SqlValue::Int(number),
-                SqlValue::Int(zero_or_number),
+                SqlValue::Id(Some(repository)),
+                SqlValue::Int(Some(number)),
+                SqlValue::Int(Some(zero_or_number)),
             ],
         );
     }

@@ -154,7 +154,10 @@ pub async fn list<T: Detail>(
     let paging = Paging::from_query(&query)?;
     let table = <T::Kind as MasterKind>::TABLE;
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add("m.pulp_type = ?", [SqlValue::Text(T::PULP_TYPE.into())]);
+    filter.add(
+        "m.pulp_type = ?",
+        [SqlValue::Text(Some(T::PULP_TYPE.into()))],
+    );
     crate::api::authorize::scope_list(scope.as_deref(), &mut filter, "m.pulp_id");
     let mut filter = type_filters::<T>(app.clone(), filter, query.clone()).await?;
     super::q::apply_q(&mut filter, &query, |f, q| {
@@ -240,10 +243,10 @@ pub fn common_filters(
         if let Some(v) = query.get("name__istartswith") {
             filter.add(
                 "LOWER(m.name) LIKE ? ESCAPE '\\'",
-                [SqlValue::Text(format!(
+                [SqlValue::Text(Some(format!(
                     "{}%",
                     crate::api::list::escape_like(&v.to_lowercase())
-                ))],
+                )))],
             );
         }
     }
@@ -267,7 +270,7 @@ pub fn common_filters(
     if let Some(types) = Some(query.list("pulp_type__in")).filter(|t| !t.is_empty()) {
         filter.add_in(
             "m.pulp_type",
-            types.into_iter().map(SqlValue::Text).collect(),
+            types.into_iter().map(|v| SqlValue::Text(Some(v))).collect(),
         );
     }
     label_filter(app, filter, query)?;
@@ -293,9 +296,9 @@ fn label_filter(app: &App, filter: &mut SqlWhere, query: &QueryParams) -> Result
             filter.add(
                 &clause,
                 [
-                    SqlValue::Text(key.trim().into()),
-                    SqlValue::Text(key.trim().into()),
-                    SqlValue::Text(value.trim().into()),
+                    SqlValue::Text(Some(key.trim().into())),
+                    SqlValue::Text(Some(key.trim().into())),
+                    SqlValue::Text(Some(value.trim().into())),
                 ],
             );
         } else if let Some((key, value)) = term.split_once("~") {
@@ -303,8 +306,8 @@ fn label_filter(app: &App, filter: &mut SqlWhere, query: &QueryParams) -> Result
             filter.add(
                 &clause,
                 [
-                    SqlValue::Text(key.trim().into()),
-                    SqlValue::Text(format!("%{}%", value.trim())),
+                    SqlValue::Text(Some(key.trim().into())),
+                    SqlValue::Text(Some(format!("%{}%", value.trim()))),
                 ],
             );
         } else if let Some((key, value)) = term.split_once('=') {
@@ -312,16 +315,16 @@ fn label_filter(app: &App, filter: &mut SqlWhere, query: &QueryParams) -> Result
             filter.add(
                 &clause,
                 [
-                    SqlValue::Text(key.trim().into()),
-                    SqlValue::Text(value.trim().into()),
+                    SqlValue::Text(Some(key.trim().into())),
+                    SqlValue::Text(Some(value.trim().into())),
                 ],
             );
         } else if let Some(key) = term.strip_prefix('!') {
             let clause = format!("{} IS NULL", value_of("?"));
-            filter.add(&clause, [SqlValue::Text(key.trim().into())]);
+            filter.add(&clause, [SqlValue::Text(Some(key.trim().into()))]);
         } else {
             let clause = format!("{} IS NOT NULL", value_of("?"));
-            filter.add(&clause, [SqlValue::Text(term.into())]);
+            filter.add(&clause, [SqlValue::Text(Some(term.into()))]);
         }
     }
     Ok(())
@@ -335,14 +338,14 @@ async fn publication_filters(
     if let Some(v) = query.get("repository_version") {
         let id = super::refs::resolve(app, "repository_version", v, super::kinds::Target::Version)
             .await?;
-        filter.add("m.repository_version_id = ?", [SqlValue::Id(id)]);
+        filter.add("m.repository_version_id = ?", [SqlValue::Id(Some(id))]);
     }
     if let Some(r) = query.get("repository") {
         let id = super::refs::parse_master(app, r, "core_repository")
             .ok_or_else(|| ApiError::field("repository", "Invalid hyperlink - No URL match."))?;
         filter.add(
             "m.repository_version_id IN (SELECT pulp_id FROM core_repositoryversion WHERE repository_id = ?)",
-            [SqlValue::Id(id)],
+            [SqlValue::Id(Some(id))],
         );
     }
     Ok(())

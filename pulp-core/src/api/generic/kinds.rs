@@ -1,164 +1,20 @@
-//! What the REST layer knows of each master kind: its API fields, the references among them,
-//! which filters its lists take and which of its operations Pulp runs as tasks.
+//! What the REST layer knows of each master kind: its API fields (for the OpenAPI
+//! document and request checks). The kinds' own facts (references, naming, which operations
+//! run as tasks) are declared on each kind ([`MasterKind::FACTS`](crate::models::MasterKind::FACTS)).
 
 use crate::api::openapi::{Field, FieldType};
 use crate::models::{Column, ColumnType};
 
-/// A field of a kind that names another object: shown and accepted as an href (or PRN),
-/// stored as the id column `column`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reference {
-    /// Name in the API (`remote`).
-    pub api: &'static str,
-    /// Column holding the id (`remote_id`).
-    pub column: &'static str,
-    /// What it names.
-    pub target: Target,
-}
-
+/// The facts of a master kind, as the kind declares them.
+pub use crate::models::KindFacts as KindInfo;
+/// A field of a kind that names another object (the kind's own fact, [`MasterKind::FACTS`](crate::models::MasterKind::FACTS)).
+pub use crate::models::KindReference as Reference;
 /// What a reference names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// A master row of this table (any detail type).
-    Master(&'static str),
-    /// A repository version.
-    Version,
-}
+pub use crate::models::ReferenceTarget as Target;
 
-/// The REST facts of a master kind.
-#[derive(Debug, Clone, Copy)]
-pub struct KindInfo {
-    /// The master table.
-    pub table: &'static str,
-    /// Title in tags and summaries (`Remotes`).
-    pub title: &'static str,
-    /// One object, lower-case (`remote`).
-    pub singular: &'static str,
-    /// Whether objects have a unique `name` (and the name filters).
-    pub named: bool,
-    /// References among the kind's fields.
-    pub references: &'static [Reference],
-    /// Create runs as a task (202).
-    pub async_create: bool,
-    /// Update and delete run as tasks (202).
-    pub async_change: bool,
-    /// Whether the API may update objects of the kind.
-    pub updatable: bool,
-    /// Whether the API creates objects of the kind through the generic create.
-    pub generic_create: bool,
-}
-
-const REMOTE: KindInfo = KindInfo {
-    table: "core_remote",
-    title: "Remotes",
-    singular: "remote",
-    named: true,
-    references: &[],
-    async_create: false,
-    async_change: true,
-    updatable: true,
-    generic_create: true,
-};
-
-const REPOSITORY: KindInfo = KindInfo {
-    table: "core_repository",
-    title: "Repositories",
-    singular: "repository",
-    named: true,
-    references: &[Reference {
-        api: "remote",
-        column: "remote_id",
-        target: Target::Master("core_remote"),
-    }],
-    async_create: false,
-    async_change: true,
-    updatable: true,
-    generic_create: true,
-};
-
-const DISTRIBUTION: KindInfo = KindInfo {
-    table: "core_distribution",
-    title: "Distributions",
-    singular: "distribution",
-    named: true,
-    references: &[
-        Reference {
-            api: "content_guard",
-            column: "content_guard_id",
-            target: Target::Master("core_contentguard"),
-        },
-        Reference {
-            api: "repository",
-            column: "repository_id",
-            target: Target::Master("core_repository"),
-        },
-        Reference {
-            api: "repository_version",
-            column: "repository_version_id",
-            target: Target::Version,
-        },
-        Reference {
-            api: "publication",
-            column: "publication_id",
-            target: Target::Master("core_publication"),
-        },
-    ],
-    async_create: true,
-    async_change: true,
-    updatable: true,
-    generic_create: true,
-};
-
-const PUBLICATION: KindInfo = KindInfo {
-    table: "core_publication",
-    title: "Publications",
-    singular: "publication",
-    named: false,
-    references: &[Reference {
-        api: "repository_version",
-        column: "repository_version_id",
-        target: Target::Version,
-    }],
-    async_create: true,
-    async_change: false,
-    updatable: false,
-    generic_create: false,
-};
-
-const CONTENT: KindInfo = KindInfo {
-    table: "core_content",
-    title: "Content",
-    singular: "content",
-    named: false,
-    references: &[],
-    async_create: true,
-    async_change: false,
-    updatable: false,
-    generic_create: false,
-};
-
-const CONTENT_GUARD: KindInfo = KindInfo {
-    table: "core_contentguard",
-    title: "Contentguards",
-    singular: "content_guard",
-    named: true,
-    references: &[],
-    async_create: false,
-    async_change: false,
-    updatable: true,
-    generic_create: true,
-};
-
-/// The facts of the kind whose master table is `table`.
+/// The facts of the kind whose master table is `table` (declared on the kind).
 pub fn kind_info(table: &str) -> &'static KindInfo {
-    match table {
-        "core_remote" => &REMOTE,
-        "core_repository" => &REPOSITORY,
-        "core_distribution" => &DISTRIBUTION,
-        "core_publication" => &PUBLICATION,
-        "core_contentguard" => &CONTENT_GUARD,
-        _ => &CONTENT,
-    }
+    crate::models::kind_facts(table)
 }
 
 fn text(name: &str, doc: &str) -> Field {
@@ -169,33 +25,18 @@ fn text(name: &str, doc: &str) -> Field {
 /// `prn`, `pulp_created`, `pulp_last_updated` and `pulp_labels`.
 pub fn kind_fields(table: &str) -> Vec<Field> {
     match table {
-        "core_remote" => vec![
-            text("name", "A unique name for this remote.").required(),
-            text("url", "The URL of an external content source.").required(),
-            Field::new(
-                "policy",
-                FieldType::Enum(&["immediate", "on_demand", "streamed"]),
-            )
-            .doc("The policy to use when downloading content."),
-            text("ca_cert", "A PEM encoded CA certificate used to validate the server certificate presented by the remote server.").nullable(),
-            text("client_cert", "A PEM encoded client certificate used for authentication.").nullable(),
-            text("client_key", "A PEM encoded private key used for authentication.").nullable().write_only(),
-            Field::new("tls_validation", FieldType::Boolean).doc("If True, TLS peer validation must be performed."),
-            text("proxy_url", "The proxy URL. Format: scheme://host:port").nullable(),
-            text("proxy_username", "The username to authenticte to the proxy.").nullable().write_only(),
-            text("proxy_password", "The password to authenticate to the proxy.").nullable().write_only(),
-            text("username", "The username to be used for authentication when syncing.").nullable().write_only(),
-            text("password", "The password to be used for authentication when syncing.").nullable().write_only(),
-            Field::new("max_retries", FieldType::Integer).nullable().doc("Maximum number of retry attempts after a download failure."),
-            Field::new("total_timeout", FieldType::Number).nullable().doc("aiohttp.ClientTimeout.total (q.v.) for download-connections."),
-            Field::new("connect_timeout", FieldType::Number).nullable().doc("aiohttp.ClientTimeout.connect (q.v.) for download-connections."),
-            Field::new("sock_connect_timeout", FieldType::Number).nullable().doc("aiohttp.ClientTimeout.sock_connect (q.v.) for download-connections."),
-            Field::new("sock_read_timeout", FieldType::Number).nullable().doc("aiohttp.ClientTimeout.sock_read (q.v.) for download-connections."),
-            Field::new("headers", FieldType::ObjectList).doc("Headers for aiohttp.Clientsession"),
-            Field::new("download_concurrency", FieldType::Integer).nullable().doc("Total number of simultaneous connections."),
-            Field::new("rate_limit", FieldType::Integer).nullable().doc("Limits requests per second for each concurrent downloader"),
-            Field::new("hidden_fields", FieldType::ObjectList).read_only().doc("List of hidden (write only) fields"),
-        ],
+        "core_remote" => {
+            let mut fields: Vec<Field> = crate::models::REMOTE_FIELDS
+                .iter()
+                .map(remote_field)
+                .collect();
+            fields.push(
+                Field::new("hidden_fields", FieldType::ObjectList)
+                    .read_only()
+                    .doc("List of hidden (write only) fields"),
+            );
+            fields
+        }
         "core_repository" => vec![
             Field::new("versions_href", FieldType::Href).read_only(),
             Field::new("latest_version_href", FieldType::Href).read_only(),
@@ -230,6 +71,29 @@ pub fn kind_fields(table: &str) -> Vec<Field> {
         ],
         _ => Vec::new(),
     }
+}
+
+/// The API field of a remote's common field.
+fn remote_field(field: &crate::models::RemoteField) -> Field {
+    let ty = match field.column.ty {
+        _ if !field.choices.is_empty() => FieldType::Enum(field.choices),
+        ColumnType::Bool => FieldType::Boolean,
+        ColumnType::Int => FieldType::Integer,
+        ColumnType::Float => FieldType::Number,
+        ColumnType::Json => FieldType::ObjectList,
+        _ => FieldType::String,
+    };
+    let mut api = Field::new(field.column.name, ty).doc(field.doc);
+    if field.required {
+        api = api.required();
+    }
+    if field.nullable {
+        api = api.nullable();
+    }
+    if field.secret {
+        api = api.write_only();
+    }
+    api
 }
 
 /// The API field of a detail column (id columns are references, shown without `_id`).

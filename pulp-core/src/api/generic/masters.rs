@@ -88,7 +88,10 @@ async fn render_page(
     let mut types: HashMap<PulpId, String> = HashMap::new();
     if !ids.is_empty() {
         let mut f = SqlWhere::new(app.db().backend());
-        f.add_in("pulp_id", ids.iter().copied().map(SqlValue::Id).collect());
+        f.add_in(
+            "pulp_id",
+            ids.iter().copied().map(|v| SqlValue::Id(Some(v))).collect(),
+        );
         let sql = format!("SELECT pulp_id, pulp_type FROM {table} {}", f.sql());
         let rows: Vec<(PulpId, String)> = crate::on_pool!(app.db(), pool => {
             crate::bind_values!(sqlx::query_as(&sql), f.values()).fetch_all(pool).await?
@@ -138,7 +141,7 @@ async fn list_versions(
         let n: i64 = raw_number
             .parse()
             .map_err(|_| ApiError::field("number", "Enter a number."))?;
-        filter.add("number = ?", [SqlValue::Int(n)]);
+        filter.add("number = ?", [SqlValue::Int(Some(n))]);
     }
     let order = ordering(
         &query,

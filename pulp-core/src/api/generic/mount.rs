@@ -41,7 +41,7 @@ fn title(word: &str) -> String {
 
 /// The names of `T`.
 pub fn names<T: Detail>() -> Names {
-    let kind = kind_info(<T::Kind as MasterKind>::TABLE);
+    let kind = &<T::Kind as MasterKind>::FACTS;
     let endpoint = <T::Kind as MasterKind>::ENDPOINT;
     let plugin = T::PULP_TYPE.split('.').next().unwrap_or_default();
     let type_name = std::any::type_name::<T>()

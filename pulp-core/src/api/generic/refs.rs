@@ -145,7 +145,10 @@ pub async fn hrefs(
         return Ok(HashMap::new());
     }
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add_in("pulp_id", ids.into_iter().map(SqlValue::Id).collect());
+    filter.add_in(
+        "pulp_id",
+        ids.into_iter().map(|v| SqlValue::Id(Some(v))).collect(),
+    );
     let sql = format!("SELECT pulp_id, pulp_type FROM {table} {}", filter.sql());
     let rows: Vec<(PulpId, String)> = crate::on_pool!(app.db(), pool => {
         crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
@@ -165,7 +168,10 @@ pub async fn version_hrefs(
         return Ok(HashMap::new());
     }
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add_in("v.pulp_id", ids.into_iter().map(SqlValue::Id).collect());
+    filter.add_in(
+        "v.pulp_id",
+        ids.into_iter().map(|v| SqlValue::Id(Some(v))).collect(),
+    );
     let sql = format!(
         "SELECT v.pulp_id, v.repository_id, v.number, r.pulp_type FROM core_repositoryversion v \
          JOIN core_repository r ON r.pulp_id = v.repository_id {}",

@@ -109,7 +109,7 @@ pub async fn latest_versions(app: &App, ids: &[PulpId]) -> Result<HashMap<PulpId
     filter.add("complete", []);
     filter.add_in(
         "repository_id",
-        ids.iter().copied().map(SqlValue::Id).collect(),
+        ids.iter().copied().map(|v| SqlValue::Id(Some(v))).collect(),
     );
     let sql = format!(
         "SELECT repository_id, MAX(number) FROM core_repositoryversion {} GROUP BY repository_id",
@@ -172,7 +172,7 @@ async fn publication_extras(
         let mut filter = SqlWhere::new(app.db().backend());
         filter.add_in(
             "publication_id",
-            ids.iter().copied().map(SqlValue::Id).collect(),
+            ids.iter().copied().map(|v| SqlValue::Id(Some(v))).collect(),
         );
         let sql = format!(
             "SELECT publication_id, pulp_id, pulp_type FROM core_distribution {}",
@@ -220,7 +220,7 @@ async fn content_extras(
     let mut filter = SqlWhere::new(app.db().backend());
     filter.add_in(
         "content_id",
-        ids.iter().copied().map(SqlValue::Id).collect(),
+        ids.iter().copied().map(|v| SqlValue::Id(Some(v))).collect(),
     );
     let sql = format!(
         "SELECT content_id, artifact_id FROM core_contentartifact {}",

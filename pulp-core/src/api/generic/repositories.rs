@@ -63,7 +63,10 @@ async fn list_versions<T: Detail<Kind = RepositoryKind>>(
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add("repository_id = ?", [SqlValue::Id(repository.pulp_id())]);
+    filter.add(
+        "repository_id = ?",
+        [SqlValue::Id(Some(repository.pulp_id()))],
+    );
     filter.add("complete", []);
     for (suffix, op) in [
         ("", "="),
@@ -77,7 +80,7 @@ async fn list_versions<T: Detail<Kind = RepositoryKind>>(
             let n: i64 = raw
                 .parse()
                 .map_err(|_| ApiError::field(&name, "Enter a number."))?;
-            filter.add(&format!("number {op} ?"), [SqlValue::Int(n)]);
+            filter.add(&format!("number {op} ?"), [SqlValue::Int(Some(n))]);
         }
     }
     if let Some(content) = query.get("content") {
@@ -87,7 +90,7 @@ async fn list_versions<T: Detail<Kind = RepositoryKind>>(
             "EXISTS (SELECT 1 FROM core_repositorycontent rc WHERE rc.repository_id = core_repositoryversion.repository_id \
              AND rc.content_id = ? AND rc.version_added <= core_repositoryversion.number \
              AND (rc.version_removed IS NULL OR rc.version_removed > core_repositoryversion.number))",
-            [SqlValue::Id(id)],
+            [SqlValue::Id(Some(id))],
         );
     }
     let order = ordering(
@@ -246,7 +249,10 @@ async fn content_ids(app: &App, field: &str, hrefs: &[String]) -> Result<Vec<Pul
         return Ok(ids);
     }
     let mut filter = SqlWhere::new(app.db().backend());
-    filter.add_in("pulp_id", ids.iter().copied().map(SqlValue::Id).collect());
+    filter.add_in(
+        "pulp_id",
+        ids.iter().copied().map(|v| SqlValue::Id(Some(v))).collect(),
+    );
     let sql = format!("SELECT COUNT(*) FROM core_content {}", filter.sql());
     let found: i64 = crate::on_pool!(app.db(), pool => {
         crate::bind_values!(sqlx::query_scalar(&sql), filter.values()).fetch_one(pool).await?
@@ -609,7 +615,11 @@ pub async fn repair_version_task(ctx: TaskContext) -> TaskOutput {
         let mut filter = SqlWhere::new(app.db().backend());
         filter.add_in(
             "ca.content_id",
-            chunk.iter().copied().map(SqlValue::Id).collect(),
+            chunk
+                .iter()
+                .copied()
+                .map(|v| SqlValue::Id(Some(v)))
+                .collect(),
         );
         let sql = format!(
             "SELECT ca.pulp_id, a.sha256, a.size FROM core_contentartifact ca \

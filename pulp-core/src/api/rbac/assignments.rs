@@ -264,8 +264,8 @@ async fn list(
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
     match who {
-        Principal::User(id) => filter.add("m.user_id = ?", [SqlValue::Id(id)]),
-        Principal::Group(id) => filter.add("m.group_id = ?", [SqlValue::Int(id)]),
+        Principal::User(id) => filter.add("m.user_id = ?", [SqlValue::Id(Some(id))]),
+        Principal::Group(id) => filter.add("m.group_id = ?", [SqlValue::Int(Some(id))]),
     }
     text_filters(
         &mut filter,
@@ -284,8 +284,8 @@ async fn list(
             filter.add(
                 "m.object_id = ? AND m.content_type = ?",
                 [
-                    SqlValue::Text(object.object_id),
-                    SqlValue::Text(object.content_type),
+                    SqlValue::Text(Some(object.object_id)),
+                    SqlValue::Text(Some(object.content_type)),
                 ],
             );
         }

@@ -215,10 +215,9 @@ async fn list(
     if let Some(id) = query.get("id") {
         filter.add(
             "m.id = ?",
-            [SqlValue::Int(
-                id.parse()
-                    .map_err(|_| ApiError::field("id", "Enter a number."))?,
-            )],
+            [SqlValue::Int(Some(id.parse().map_err(|_| {
+                ApiError::field("id", "Enter a number.")
+            })?))],
         );
     }
     let ids = query.list("id__in");
@@ -227,7 +226,7 @@ async fn list(
             .iter()
             .map(|i| {
                 i.parse()
-                    .map(SqlValue::Int)
+                    .map(|v| SqlValue::Int(Some(v)))
                     .map_err(|_| ApiError::field("id__in", "Enter a number."))
             })
             .collect();
@@ -244,12 +243,12 @@ async fn list(
              JOIN core_role_permissions rp ON rp.role_id = gr.role_id JOIN core_permission p ON p.id = rp.permission_id \
              WHERE ug.user_id = ? AND p.app_label = ? AND p.codename = ? AND gr.content_type = 'core.group')",
             [
-                SqlValue::Id(scope.user),
-                SqlValue::Text(label.into()),
-                SqlValue::Text(codename.into()),
-                SqlValue::Id(scope.user),
-                SqlValue::Text(label.into()),
-                SqlValue::Text(codename.into()),
+                SqlValue::Id(Some(scope.user)),
+                SqlValue::Text(Some(label.into())),
+                SqlValue::Text(Some(codename.into())),
+                SqlValue::Id(Some(scope.user)),
+                SqlValue::Text(Some(label.into())),
+                SqlValue::Text(Some(codename.into())),
             ],
         );
     }

@@ -191,10 +191,10 @@ async fn list(
     if let Some(prefix) = query.get("name__istartswith") {
         filter.add(
             "LOWER(m.name) LIKE ? ESCAPE '\\'",
-            [SqlValue::Text(format!(
+            [SqlValue::Text(Some(format!(
                 "{}%",
                 crate::api::list::escape_like(&prefix.to_lowercase())
-            ))],
+            )))],
         );
     }
     text_filters(
@@ -207,7 +207,7 @@ async fn list(
     if let Some(locked) = query.get("locked") {
         filter.add(
             "m.locked = ?",
-            [SqlValue::Bool(parse_bool("locked", locked)?)],
+            [SqlValue::Bool(Some(parse_bool("locked", locked)?))],
         );
     }
     for permission in query.list("contains_permission") {
@@ -218,8 +218,8 @@ async fn list(
             "m.pulp_id IN (SELECT rp.role_id FROM core_role_permissions rp JOIN core_permission p \
              ON p.id = rp.permission_id WHERE p.app_label = ? AND p.codename = ?)",
             [
-                SqlValue::Text(label.into()),
-                SqlValue::Text(codename.into()),
+                SqlValue::Text(Some(label.into())),
+                SqlValue::Text(Some(codename.into())),
             ],
         );
     }
@@ -237,7 +237,7 @@ async fn list(
         filter.add(
             "m.pulp_id IN (SELECT rp.role_id FROM core_role_permissions rp JOIN core_permission p ON p.id = rp.permission_id \
              GROUP BY rp.role_id HAVING SUM(CASE WHEN p.app_label || '.' || p.model = ? THEN 0 ELSE 1 END) = 0)",
-            [SqlValue::Text(content_type)],
+            [SqlValue::Text(Some(content_type))],
         );
     }
     reference_filters(

@@ -177,7 +177,7 @@ async fn list(
         if let Some(value) = query.get(flag) {
             filter.add(
                 &format!("m.{flag} = ?"),
-                [SqlValue::Bool(parse_bool(flag, value)?)],
+                [SqlValue::Bool(Some(parse_bool(flag, value)?))],
             );
         }
     }
