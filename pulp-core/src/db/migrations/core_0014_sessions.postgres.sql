@@ -1,0 +1,12 @@
+-- Session logins (`POST /login/`): a session is known by the SHA-256 of its key (the key
+-- itself lives only in the client's `sessionid` cookie), belongs to one user, and ends at
+-- its expiry, at logout, or when the user's password changes (`auth_hash` is a digest of
+-- the password hash it was opened with).
+CREATE TABLE core_session (
+    session_hash TEXT PRIMARY KEY,
+    user_id UUID NOT NULL REFERENCES core_user (pulp_id) ON DELETE CASCADE,
+    auth_hash TEXT NOT NULL,
+    expire_date TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX core_session_user ON core_session (user_id);
+CREATE INDEX core_session_expire ON core_session (expire_date);
