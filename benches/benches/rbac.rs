@@ -31,16 +31,16 @@ const ADMIN: (&str, &str) = ("admin", "password");
 const ALICE: (&str, &str) = ("alice", "alice-password");
 const BATCH: usize = 500;
 
-/// Runs `sql` (numbered placeholders) once per chunk of rows, each row's values bound in
-/// order, inside one transaction.
+/// Runs `head VALUES row, row…` (`{k}`: the row's k-th value) once per chunk of rows, each
+/// row's values bound in order.
 async fn insert_rows(db: &Database, head: &str, row: &str, rows: &[Vec<Bound>]) {
     for chunk in rows.chunks(BATCH) {
         let width = chunk[0].len();
         let values: Vec<String> = (0..chunk.len())
             .map(|r| {
                 let mut text = row.to_string();
-                for k in (1..=width).rev() {
-                    text = text.replace(&format!("${k}"), &format!("${}", r * width + k));
+                for k in 1..=width {
+                    text = text.replace(&format!("{{{k}}}"), &format!("${}", r * width + k));
                 }
                 text
             })
@@ -57,7 +57,9 @@ async fn insert_rows(db: &Database, head: &str, row: &str, rows: &[Vec<Bound>]) 
                     };
                 }
             }
-            query.execute(pool).await.expect("insert");
+            if let Err(e) = query.execute(pool).await {
+                panic!("{e}: {} ({} rows)", &sql[..sql.len().min(300)], chunk.len());
+            }
         });
     }
 }
@@ -109,7 +111,7 @@ async fn seed(app: &App, repositories: usize) -> Seeded {
     insert_rows(
         db,
         "INSERT INTO core_repository (pulp_id, pulp_type, pulp_created, pulp_last_updated, name, next_version)",
-        "($1, 'file.file', $2, $2, $3, 1)",
+        "({1}, 'file.file', {2}, {2}, {3}, 1)",
         &repos,
     )
     .await;
@@ -117,7 +119,7 @@ async fn seed(app: &App, repositories: usize) -> Seeded {
     insert_rows(
         db,
         "INSERT INTO file_filerepository (pulp_id)",
-        "($1)",
+        "({1})",
         &details,
     )
     .await;
@@ -129,7 +131,7 @@ async fn seed(app: &App, repositories: usize) -> Seeded {
     insert_rows(
         db,
         "INSERT INTO core_repositoryversion (pulp_id, pulp_created, pulp_last_updated, repository_id, number, complete)",
-        "($1, $2, $2, $3, 0, TRUE)",
+        "({1}, {2}, {2}, {3}, 0, TRUE)",
         &versions,
     )
     .await;
@@ -151,7 +153,7 @@ async fn seed(app: &App, repositories: usize) -> Seeded {
     insert_rows(
         db,
         "INSERT INTO core_userrole (pulp_id, pulp_created, pulp_last_updated, user_id, role_id, content_type, object_id)",
-        "($1, $2, $2, $3, $4, 'file.filerepository', $5)",
+        "({1}, {2}, {2}, {3}, {4}, 'file.filerepository', {5})",
         &roles,
     )
     .await;
@@ -330,6 +332,11 @@ async fn run(name: &str, db: TestDatabase, repositories: usize) {
         times[checks * 95 / 100]
     );
     drop(served);
+    if std::env::var_os("PULP_BENCH_KEEP").is_some() {
+        // To look at the query plans afterwards (psql / sqlite3 on this URL).
+        eprintln!("{name}: kept {}", db.url);
+        return;
+    }
     db.cleanup().await;
 }
 

@@ -11,7 +11,7 @@ use pulp_core::tasking::{Worker, WorkerOptions};
 use pulp_file::FilePlugin;
 use pulp_plugin_api::testing::TestDatabase;
 use pulp_plugin_api::{App, SettingsSources};
-use reqwest::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
+use reqwest::header::{HeaderMap, HeaderValue, SET_COOKIE};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -21,6 +21,9 @@ use crate::rbac::{has_perm, Level};
 pub struct ListScope {
     clause: String,
     values: Vec<SqlValue>,
+    /// The master table whose rows the clause is about, when it also reads their
+    /// `pulp_type` (written `{type}`): applied to another key, it becomes a subquery of it.
+    typed: Option<String>,
 }
 
 /// How an object's key compares with `object_id` of role assignments (text).
@@ -38,6 +41,7 @@ impl ListScope {
         Self {
             clause: "1 = 0".into(),
             values: Vec::new(),
+            typed: None,
         }
     }
 
@@ -58,22 +62,47 @@ impl ListScope {
         Self {
             clause: crate::rbac::scope_clause(backend, "{id}"),
             values: user_values().into_iter().chain(user_values()).collect(),
+            typed: None,
         }
     }
 
     /// The rows of `table` (alias `s`, key `s.{key}`) where `inner` holds of `column`,
     /// as a condition on `{id}`: `{id} IN (SELECT s.key FROM table s WHERE …)`.
     fn through(key: &str, table: &str, extra: &str, column: &str, inner: ListScope) -> Self {
-        let condition = inner.clause.replace("{id}", column);
+        let condition = inner.condition_on(column);
         Self {
             clause: format!("{{id}} IN (SELECT s.{key} FROM {table} s WHERE {extra}{condition})"),
             values: inner.values,
+            typed: None,
+        }
+    }
+
+    /// The clause about the rows whose key is `column`.
+    fn condition_on(&self, column: &str) -> String {
+        match &self.typed {
+            None => self.clause.replace("{id}", column),
+            Some(table) => format!(
+                "{column} IN (SELECT t.pulp_id FROM {table} t WHERE {})",
+                self.clause
+                    .replace("{id}", "t.pulp_id")
+                    .replace("{type}", "t.pulp_type")
+            ),
         }
     }
 
     /// Adds the scoping clause on `column` (the listed objects' key) to `filter`.
     pub fn apply(&self, filter: &mut SqlWhere, column: &str) {
-        filter.add(&self.clause.replace("{id}", column), self.values.clone());
+        filter.add(&self.condition_on(column), self.values.clone());
+    }
+
+    /// Adds the scoping clause to a list of masters (`id` and `pulp_type` columns of the
+    /// listed rows), without a subquery when the scope is about that kind.
+    pub fn apply_to_masters(&self, filter: &mut SqlWhere, id: &str, pulp_type: &str) {
+        let clause = match &self.typed {
+            Some(_) => self.clause.replace("{id}", id).replace("{type}", pulp_type),
+            None => self.clause.replace("{id}", id),
+        };
+        filter.add(&clause, self.values.clone());
     }
 }
 
@@ -150,25 +179,20 @@ async fn visible_of_kind(
     let mut values = Vec::new();
     if !whole.is_empty() {
         clauses.push(format!(
-            "s.pulp_type IN ({})",
+            "{{type}} IN ({})",
             vec!["?"; whole.len()].join(", ")
         ));
         values.extend(whole.iter().map(|t| SqlValue::Text((*t).into())));
     }
     for (pulp_type, scope) in parts {
-        clauses.push(format!(
-            "(s.pulp_type = ? AND {})",
-            scope.clause.replace("{id}", "s.pulp_id")
-        ));
+        clauses.push(format!("({{type}} = ? AND {})", scope.clause));
         values.push(SqlValue::Text(pulp_type.into()));
         values.extend(scope.values);
     }
     Ok(Some(ListScope {
-        clause: format!(
-            "{{id}} IN (SELECT s.pulp_id FROM {table} s WHERE {})",
-            clauses.join(" OR ")
-        ),
+        clause: format!("({})", clauses.join(" OR ")),
         values,
+        typed: Some(table.to_string()),
     }))
 }
 
@@ -179,6 +203,7 @@ async fn visible_content(app: &App, user: PulpId) -> Result<ListScope, ApiError>
     let inner = repositories.unwrap_or(ListScope {
         clause: "1 = 1".into(),
         values: Vec::new(),
+        typed: None,
     });
     Ok(ListScope::through(
         "content_id",
@@ -463,17 +488,17 @@ mod tests {
         held.apply(&mut filter, "m.pulp_id");
         assert!(filter
             .sql()
-            .contains("m.pulp_id IN (SELECT CAST(ur.object_id AS UUID)"));
+            .contains("ur.object_id = CAST(m.pulp_id AS TEXT)"));
         assert_eq!(filter.len(), 6);
         let text = ListScope::held(Backend::Postgres, Key::Text, user, "core.view_group");
-        assert!(!text.clause.contains("CAST(ur.object_id"));
+        assert!(text.clause.contains("ur.object_id = {id}"));
         let through = ListScope::through("task_group", "core_task", "s.x AND ", "s.pulp_id", held);
         let mut filter = SqlWhere::new(Backend::Sqlite);
         filter.add("m.name = ?", [SqlValue::Text("a".into())]);
         through.apply(&mut filter, "m.pulp_id");
-        assert!(filter.sql().contains(
-            "m.pulp_id IN (SELECT s.task_group FROM core_task s WHERE s.x AND s.pulp_id IN"
-        ));
+        assert!(filter
+            .sql()
+            .contains("m.pulp_id IN (SELECT s.task_group FROM core_task s WHERE s.x AND (EXISTS"));
         assert_eq!(filter.len(), 7);
         assert_eq!(filter.values()[0], SqlValue::Text("a".into()));
         assert_eq!(filter.values()[1], SqlValue::Id(user));

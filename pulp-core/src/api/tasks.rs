@@ -451,7 +451,8 @@ async fn list_tasks(
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = task_filters(&app, &query)?;
-    super::authorize::scope_list(scope.as_deref(), &mut filter, "pulp_id");
+    // Qualified: the scope's subqueries have `pulp_id` columns of their own.
+    super::authorize::scope_list(scope.as_deref(), &mut filter, "core_task.pulp_id");
     let order = ordering(&query, TASK_ORDERING, "pulp_created DESC, seq DESC")?;
     let count_sql = format!("SELECT COUNT(*) FROM core_task {}", filter.sql());
     let n = filter.len();
@@ -632,7 +633,7 @@ async fn list_groups(
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
-    super::authorize::scope_list(scope.as_deref(), &mut filter, "pulp_id");
+    super::authorize::scope_list(scope.as_deref(), &mut filter, "core_taskgroup.pulp_id");
     let n = filter.len();
     let count_sql = format!("SELECT COUNT(*) FROM core_taskgroup {}", filter.sql());
     let page_sql = format!(

@@ -61,7 +61,9 @@ async fn list_kind(
     )
     .await?;
     let mut filter = filter;
-    scope_list(scope.as_ref(), &mut filter, "m.pulp_id");
+    if let Some(scope) = &scope {
+        scope.apply_to_masters(&mut filter, "m.pulp_id", "m.pulp_type");
+    }
     super::q::apply_q(&mut filter, &query, |f, q| {
         kind_filters(app.clone(), table, f, q)
     })

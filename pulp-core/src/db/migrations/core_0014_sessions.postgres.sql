@@ -10,3 +10,8 @@ CREATE TABLE core_session (
 );
 CREATE INDEX core_session_user ON core_session (user_id);
 CREATE INDEX core_session_expire ON core_session (expire_date);
+
+-- A user's (or group's) assignments on one object, and their global ones, by index probe
+-- (permission checks, scoped lists, my_permissions/) however many objects they hold roles on.
+CREATE INDEX core_userrole_user_object ON core_userrole (user_id, object_id, role_id, content_type);
+CREATE INDEX core_grouprole_group_object ON core_grouprole (group_id, object_id, role_id, content_type);
