@@ -4,7 +4,6 @@
 //! The `pulp` executable comes from `PULP_TEST_PULP_CLI` (`.ci/run` installs pulp-cli 0.41 in
 //! a virtualenv and sets it); without it the test is skipped, except under CI.
 
-mod rbac;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -383,7 +382,6 @@ fn workflow(program: &Path, t: &TestDatabase) {
     assert_eq!(reset["customized"], false);
 
     rbac_commands(&cli);
-    rbac::every_rbac_option(&cli);
 }
 
 /// Users, groups, roles and role assignments through pulp-cli's commands.
