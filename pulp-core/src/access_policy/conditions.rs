@@ -49,6 +49,9 @@ enum Target {
     Request,
     /// The object named by one of these request fields (absent: the condition holds).
     Param(&'static [&'static str]),
+    /// The `repository` of the object of the request (a repository version's, a
+    /// publication's, a distribution's).
+    RepositoryAttribute,
 }
 
 fn parse(name: &str) -> Option<(Target, Scope)> {
@@ -62,6 +65,7 @@ fn parse(name: &str) -> Option<(Target, Scope)> {
             Target::Param(&["repository", "repository_version"]),
         ),
         ("repository_", Target::Request),
+        ("repo_attr_", Target::RepositoryAttribute),
         ("group_", Target::Request),
     ] {
         if let Some(suffix) = rest.strip_prefix(prefix) {
@@ -87,6 +91,10 @@ pub async fn evaluate(
     };
     let object: Option<String> = match target {
         Target::Request => ctx.object.map(str::to_string),
+        Target::RepositoryAttribute => match ctx.object {
+            Some(id) => repository_of(ctx.db, id).await?,
+            None => None,
+        },
         Target::Param(fields) => {
             let named = fields
                 .iter()
@@ -115,6 +123,28 @@ pub async fn evaluate(
         }
     }
     Ok(Some(false))
+}
+
+/// The id of the repository of object `id`: itself when it is a repository (the object of a
+/// repository version's path is its repository), a publication's version's repository, a
+/// distribution's repository. `None` when it has none.
+async fn repository_of(db: &Database, id: &str) -> Result<Option<String>, DbError> {
+    let Ok(id) = uuid::Uuid::parse_str(id).map(PulpId) else {
+        return Ok(None);
+    };
+    let found: Option<PulpId> = crate::on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT pulp_id FROM core_repository WHERE pulp_id = $1 \
+             UNION ALL SELECT v.repository_id FROM core_publication p \
+             JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE p.pulp_id = $1 \
+             UNION ALL SELECT repository_id FROM core_distribution \
+             WHERE pulp_id = $1 AND repository_id IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(found.map(|r| r.to_string()))
 }
 
 /// The id of the object an href names; a repository version's href names its repository.
@@ -158,6 +188,15 @@ mod tests {
             scope("has_required_repo_perms_on_upload"),
             Some(Scope::ModelOrObject)
         );
+        assert_eq!(scope("has_repo_attr_obj_perms"), Some(Scope::Object));
+        assert_eq!(
+            scope("has_repo_attr_model_or_domain_or_obj_perms"),
+            Some(Scope::ModelOrObject)
+        );
+        assert!(matches!(
+            parse("has_repo_attr_model_or_obj_perms"),
+            Some((Target::RepositoryAttribute, Scope::ModelOrObject))
+        ));
         assert_eq!(scope("is_full_moon"), None);
         assert_eq!(scope("has_model_perms_please"), None);
     }

@@ -120,10 +120,121 @@ impl Statement {
     /// condition this server cannot evaluate.
     fn conditions(&self, answer: &dyn Fn(&str) -> Option<bool>) -> Vec<Option<bool>> {
         let mut out: Vec<Option<bool>> = self.condition.iter().map(|c| answer(c)).collect();
-        if self.condition_expression.is_some() {
-            out.push(None);
+        if let Some(expression) = &self.condition_expression {
+            out.push(evaluate_expression(expression, answer));
         }
         out
+    }
+
+    /// The conditions named by the statement: its `condition` list and the operands of its
+    /// `condition_expression`.
+    fn condition_names(&self) -> Vec<String> {
+        let mut names = self.condition.clone();
+        if let Some(expression) = &self.condition_expression {
+            names.extend(
+                tokens(expression)
+                    .into_iter()
+                    .filter(|t| !matches!(t.as_str(), "(" | ")" | "and" | "or" | "not")),
+            );
+        }
+        names
+    }
+}
+
+/// The tokens of a `condition_expression`: parentheses, `and`/`or`/`not`, condition names.
+fn tokens(expression: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for ch in expression.chars() {
+        if ch.is_whitespace() || ch == '(' || ch == ')' {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            if !ch.is_whitespace() {
+                out.push(ch.to_string());
+            }
+        } else {
+            current.push(ch);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// A `condition_expression` (drf-access-policy's: conditions joined by `and`, `or`, `not`
+/// and parentheses) under three-valued logic: an unknown condition makes the whole unknown
+/// unless the rest decides it; a malformed expression is unknown.
+fn evaluate_expression(expression: &str, answer: &dyn Fn(&str) -> Option<bool>) -> Option<bool> {
+    struct Parser<'a> {
+        tokens: Vec<String>,
+        at: usize,
+        answer: &'a dyn Fn(&str) -> Option<bool>,
+    }
+    impl Parser<'_> {
+        fn peek(&self) -> Option<&str> {
+            self.tokens.get(self.at).map(String::as_str)
+        }
+        // Ok(value) or Err(()) when malformed.
+        fn or(&mut self) -> Result<Option<bool>, ()> {
+            let mut value = self.and()?;
+            while self.peek() == Some("or") {
+                self.at += 1;
+                let right = self.and()?;
+                value = match (value, right) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                };
+            }
+            Ok(value)
+        }
+        fn and(&mut self) -> Result<Option<bool>, ()> {
+            let mut value = self.not()?;
+            while self.peek() == Some("and") {
+                self.at += 1;
+                let right = self.not()?;
+                value = match (value, right) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                };
+            }
+            Ok(value)
+        }
+        fn not(&mut self) -> Result<Option<bool>, ()> {
+            match self.peek() {
+                Some("not") => {
+                    self.at += 1;
+                    Ok(self.not()?.map(|v| !v))
+                }
+                Some("(") => {
+                    self.at += 1;
+                    let value = self.or()?;
+                    if self.peek() != Some(")") {
+                        return Err(());
+                    }
+                    self.at += 1;
+                    Ok(value)
+                }
+                Some(")") | Some("and") | Some("or") | None => Err(()),
+                Some(name) => {
+                    let value = (self.answer)(name);
+                    self.at += 1;
+                    Ok(value)
+                }
+            }
+        }
+    }
+    let mut parser = Parser {
+        tokens: tokens(expression),
+        at: 0,
+        answer,
+    };
+    match parser.or() {
+        Ok(value) if parser.at == parser.tokens.len() => value,
+        _ => None,
     }
 }
 
@@ -222,9 +333,9 @@ impl AccessPolicy {
             .iter()
             .filter(|s| s.covers_action(action, method) && s.covers_principal(who))
         {
-            for condition in &statement.condition {
-                if !out.contains(condition) {
-                    out.push(condition.clone());
+            for condition in statement.condition_names() {
+                if !out.contains(&condition) {
+                    out.push(condition);
                 }
             }
         }
@@ -354,6 +465,37 @@ mod tests {
         assert!(
             !strict.allows("modify", "POST", &alice),
             "unknown allow condition"
+        );
+        let expression = |e: &str| Statement {
+            condition_expression: Some(e.into()),
+            ..Statement::allow(&["sync"], &["authenticated"])
+        };
+        let answer = |c: &str| match c {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        };
+        for (e, holds) in [
+            ("yes and (no or yes)", true),
+            ("not no and yes", true),
+            ("no or (yes and no)", false),
+            ("unknown or yes", true),
+            ("unknown and no", false),
+        ] {
+            let policy = AccessPolicy::new(vec![expression(e)]);
+            assert_eq!(policy.decide("sync", "POST", &alice, &answer), holds, "{e}");
+        }
+        for unknown_or_broken in ["unknown and yes", "yes and", "(yes", "yes no", ""] {
+            let allow = AccessPolicy::new(vec![expression(unknown_or_broken)]);
+            assert!(
+                !allow.decide("sync", "POST", &alice, &answer),
+                "{unknown_or_broken}"
+            );
+        }
+        assert_eq!(
+            AccessPolicy::new(vec![expression("a:x.y and not (b or a:x.y)")])
+                .conditions_to_evaluate("sync", "POST", &alice),
+            ["a:x.y", "b"]
         );
         let safe = AccessPolicy::new(vec![Statement::allow(&["<safe_methods>"], &["*"])]);
         assert!(safe.allows("anything", "HEAD", &alice));

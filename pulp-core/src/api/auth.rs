@@ -4,14 +4,17 @@
 //! remembered for a short while, keyed by a SHA-256 of the credentials *and the stored hash*
 //! (the password itself is never kept): a changed password or a deactivated user takes effect
 //! at the next request, even when the change was made by another process. Status and the API
-//! docs are open to anonymous clients, as in Pulp.
+//! docs are open to anonymous clients, as in Pulp. A request without an `Authorization`
+//! header may authenticate with the session cookie `POST /login/` gave (Django's
+//! `SessionAuthentication`, CSRF token checked on unsafe methods).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -91,8 +94,91 @@ fn is_anonymous_path(path: &str) -> bool {
     path == format!("{API_ROOT}/status/") || path.starts_with(&format!("{API_ROOT}/docs/"))
 }
 
+/// The value of cookie `name` of a request.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// Django's CSRF check of a request authenticated by its session: unsafe methods must come
+/// from this server's origin (when the client says where from) and carry, in `X-CSRFToken`,
+/// the token of the `csrftoken` cookie.
+fn check_csrf(method: &axum::http::Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    if matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE") {
+        return Ok(());
+    }
+    let fail = |why: &str| Err(ApiError::ForbiddenBecause(format!("CSRF Failed: {why}")));
+    if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+        if host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+            return fail(&format!(
+                "Origin checking failed - {origin} does not match any trusted origins."
+            ));
+        }
+    }
+    let Some(secret) = cookie(headers, CSRF_COOKIE) else {
+        return fail("CSRF cookie not set.");
+    };
+    let Some(token) = headers.get("x-csrftoken").and_then(|v| v.to_str().ok()) else {
+        return fail("CSRF token missing.");
+    };
+    if !crate::auth::sessions::csrf_matches(secret, token) {
+        return fail("CSRF token incorrect.");
+    }
+    Ok(())
+}
+
+/// The name of the session cookie (Django's).
+pub(crate) const SESSION_COOKIE: &str = "sessionid";
+/// The name of the CSRF cookie (Django's).
+pub(crate) const CSRF_COOKIE: &str = "csrftoken";
+
+/// Who a request authenticates as: `(id, username, is_superuser)`, from its Basic
+/// credentials or, without an `Authorization` header, from its session cookie.
+async fn authenticate(
+    app: &App,
+    verified: &VerifiedCredentials,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+) -> Result<(crate::db::PulpId, String, bool), ApiError> {
+    let Some(header) = headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok()) else {
+        let Some(key) = cookie(headers, SESSION_COOKIE) else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let user = crate::auth::sessions::user_of(app.db(), key)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        check_csrf(method, headers)?;
+        return Ok((user.id, user.username, user.is_superuser));
+    };
+    let (user, password) = parse_basic(header).ok_or(ApiError::InvalidCredentials)?;
+    let stored = Users::new(app.db())
+        .stored(&user)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let key = VerifiedCredentials::key(&user, &password, &stored.password_hash);
+    if verified.lookup(&key).is_none() {
+        if !Users::check_hash(&stored.password_hash, &password).await {
+            return Err(ApiError::InvalidCredentials);
+        }
+        verified.remember(key, user.clone());
+    }
+    Ok((stored.id, user, stored.is_superuser))
+}
+
 /// Middleware: lets anonymous requests reach status and docs only; everything else needs
-/// valid Basic credentials (401 otherwise).
+/// valid Basic credentials or a session (401 otherwise), and a user who is not a superuser
+/// the access policy's leave (403/404 otherwise).
 pub(crate) async fn require_user(
     State(AuthState { app, verified }): State<AuthState>,
     mut request: Request,
@@ -101,38 +187,19 @@ pub(crate) async fn require_user(
     if is_anonymous_path(request.uri().path()) {
         return next.run(request).await;
     }
-    let Some(header) = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-    else {
-        return ApiError::Unauthenticated.into_response();
+    let found = authenticate(&app, &verified, request.method(), request.headers()).await;
+    let (id, user, is_superuser) = match found {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
     };
-    let Some((user, password)) = parse_basic(header) else {
-        return ApiError::InvalidCredentials.into_response();
-    };
-    let users = Users::new(app.db());
-    let stored = match users.stored(&user).await {
-        Ok(Some(stored)) => stored,
-        Ok(None) => return ApiError::InvalidCredentials.into_response(),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let key = VerifiedCredentials::key(&user, &password, &stored.password_hash);
-    let cache = &verified;
-    if cache.lookup(&key).is_none() {
-        if !Users::check_hash(&stored.password_hash, &password).await {
-            return ApiError::InvalidCredentials.into_response();
-        }
-        cache.remember(key, user.clone());
-    }
-    if !stored.is_superuser {
+    if !is_superuser {
         let operation = request
             .extensions()
             .get::<MatchedPath>()
             .zip(request.extensions().get::<Arc<OperationActions>>())
             .and_then(|(path, actions)| actions.get(request.method().as_str(), path.as_str()))
             .cloned();
-        match super::authorize::authorize(&app, &mut request, operation, stored.id, &user).await {
+        match super::authorize::authorize(&app, &mut request, operation, id, &user).await {
             Ok(Authorized::Yes) => {}
             Ok(Authorized::Scoped(scope)) => {
                 request.extensions_mut().insert(scope);
@@ -150,12 +217,11 @@ pub(crate) async fn require_user(
         }
     }
     request.extensions_mut().insert(AuthenticatedUser(user));
-    request.extensions_mut().insert(CurrentUser {
-        id: stored.id,
-        is_superuser: stored.is_superuser,
-    });
+    request
+        .extensions_mut()
+        .insert(CurrentUser { id, is_superuser });
     // Objects created and tasks dispatched while answering belong to this user.
-    crate::rbac::acting_as(Some(stored.id), next.run(request)).await
+    crate::rbac::acting_as(Some(id), next.run(request)).await
 }
 
 /// The id of the authenticated user of a request and whether they are a superuser (an
@@ -182,6 +248,11 @@ impl OperationActions {
                 .operations()
                 .filter_map(|(key, id)| {
                     operation_action(id, viewsets.iter().map(String::as_str))
+                        .or_else(|| {
+                            // `/login/`'s operations are named after it, not `login_…`.
+                            matches!(id.as_str(), "login" | "logout")
+                                .then(|| ("login".to_string(), id.clone()))
+                        })
                         .map(|found| (key.clone(), found))
                 })
                 .collect(),

@@ -11,36 +11,98 @@ use super::{ApiError, SqlValue, SqlWhere, API_ROOT};
 use crate::access_policy::conditions::{evaluate, ConditionContext};
 use crate::access_policy::Requester;
 use crate::app::App;
-use crate::db::PulpId;
+use crate::db::{Backend, PulpId};
 use crate::rbac::{has_perm, Level};
 
-/// Restricts a list to the objects on which a user holds a permission (a request extension
-/// set by the authentication middleware; the list handlers of scoped viewsets apply it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Restricts a list to what a user may see (a request extension set by the authentication
+/// middleware; the list handlers of scoped viewsets apply it): a SQL condition on the
+/// listed objects' key column, written `{id}`, with `?` placeholders for its values.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListScope {
-    /// The user.
-    pub user: PulpId,
-    /// The permission needed on each object (`file.view_filerepository`).
-    pub permission: String,
+    clause: String,
+    values: Vec<SqlValue>,
+    /// The master table whose rows the clause is about, when it also reads their
+    /// `pulp_type` (written `{type}`): applied to another key, it becomes a subquery of it.
+    typed: Option<String>,
+}
+
+/// How an object's key compares with `object_id` of role assignments (text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// A `pulp_id` (a UUID on PostgreSQL).
+    Uuid,
+    /// Already text (a group's number written `CAST(id AS TEXT)`).
+    Text,
 }
 
 impl ListScope {
-    /// Adds the scoping clause on `column` (the objects' `pulp_id`) to `filter`.
+    /// Nothing at all.
+    fn nothing() -> Self {
+        Self {
+            clause: "1 = 0".into(),
+            values: Vec::new(),
+            typed: None,
+        }
+    }
+
+    /// The objects on which `user` holds `permission` through an object-level role.
+    fn held(backend: Backend, key: Key, user: PulpId, permission: &str) -> Self {
+        let (app, codename) = permission.split_once('.').unwrap_or(("", permission));
+        let backend = match key {
+            Key::Uuid => backend,
+            Key::Text => Backend::Sqlite,
+        };
+        let user_values = || {
+            [
+                SqlValue::Id(Some(user)),
+                SqlValue::Text(Some(app.into())),
+                SqlValue::Text(Some(codename.into())),
+            ]
+        };
+        Self {
+            clause: crate::rbac::scope_clause(backend, "{id}"),
+            values: user_values().into_iter().chain(user_values()).collect(),
+            typed: None,
+        }
+    }
+
+    /// The rows of `table` (alias `s`, key `s.{key}`) where `inner` holds of `column`,
+    /// as a condition on `{id}`: `{id} IN (SELECT s.key FROM table s WHERE …)`.
+    fn through(key: &str, table: &str, extra: &str, column: &str, inner: ListScope) -> Self {
+        let condition = inner.condition_on(column);
+        Self {
+            clause: format!("{{id}} IN (SELECT s.{key} FROM {table} s WHERE {extra}{condition})"),
+            values: inner.values,
+            typed: None,
+        }
+    }
+
+    /// The clause about the rows whose key is `column`.
+    fn condition_on(&self, column: &str) -> String {
+        match &self.typed {
+            None => self.clause.replace("{id}", column),
+            Some(table) => format!(
+                "{column} IN (SELECT t.pulp_id FROM {table} t WHERE {})",
+                self.clause
+                    .replace("{id}", "t.pulp_id")
+                    .replace("{type}", "t.pulp_type")
+            ),
+        }
+    }
+
+    /// Adds the scoping clause on `column` (the listed objects' key) to `filter`.
     pub fn apply(&self, filter: &mut SqlWhere, column: &str) {
-        let (app, codename) = self
-            .permission
-            .split_once('.')
-            .unwrap_or(("", self.permission.as_str()));
-        let clause = crate::rbac::scope_clause(filter.backend(), column);
-        let values = [
-            SqlValue::Id(Some(self.user)),
-            SqlValue::Text(Some(app.into())),
-            SqlValue::Text(Some(codename.into())),
-            SqlValue::Id(Some(self.user)),
-            SqlValue::Text(Some(app.into())),
-            SqlValue::Text(Some(codename.into())),
-        ];
-        filter.add(&clause, values);
+        filter.add(&self.condition_on(column), self.values.clone());
+    }
+
+    /// Adds the scoping clause to a list of masters (`id` and `pulp_type` columns of the
+    /// listed rows), without a subquery when the scope is about that kind.
+    pub fn apply_to_masters(&self, filter: &mut SqlWhere, id: &str, pulp_type: &str) {
+        let clause = match &self.typed {
+            Some(_) => self.clause.replace("{id}", id).replace("{type}", pulp_type),
+            None => self.clause.replace("{id}", id),
+        };
+        filter.add(&clause, self.values.clone());
     }
 }
 
@@ -61,14 +123,167 @@ pub(crate) enum Authorized {
     EmptyList,
 }
 
-/// The viewsets whose list handlers apply a [`ListScope`].
-fn lists_apply_scope(app: &App, viewset: &str) -> bool {
-    viewset == "tasks"
-        || viewset == "groups"
-        || app
-            .object_types()
-            .iter()
-            .any(|t| t.viewset == viewset && t.content_type.split('.').next() != Some("core"))
+/// `app.view_model` of a content type `app.model`.
+fn view_of(content_type: &str) -> Option<String> {
+    let (label, model) = content_type.split_once('.')?;
+    Some(format!("{label}.view_{model}"))
+}
+
+/// What `user` may see of objects whose `view` permission scopes them: `None` for all of
+/// them (a global role), else the objects held.
+async fn held_or_all(
+    app: &App,
+    key: Key,
+    user: PulpId,
+    view: &str,
+) -> Result<Option<ListScope>, ApiError> {
+    if has_perm(app.db(), user, view, Level::Global).await? {
+        return Ok(None);
+    }
+    Ok(Some(ListScope::held(app.db().backend(), key, user, view)))
+}
+
+/// The objects of the master table `table` (`core_repository`…) that `user` may see, as
+/// Pulp's master viewsets scope them: of each detail type, all when its viewset's policy
+/// does not scope or the user holds its view permission globally, else those held. `None`
+/// when that is everything.
+async fn visible_of_kind(
+    app: &App,
+    user: PulpId,
+    table: &str,
+) -> Result<Option<ListScope>, ApiError> {
+    let mut whole: Vec<&'static str> = Vec::new();
+    let mut parts: Vec<(&'static str, ListScope)> = Vec::new();
+    for detail in app
+        .detail_types()
+        .iter()
+        .filter(|d| d.master_table == table)
+    {
+        let viewset = format!("{}/{}", detail.kind_endpoint, detail.endpoint);
+        let scoped = crate::access_policy::find(app.db(), &viewset)
+            .await?
+            .is_some_and(|p| p.policy().is_scoped());
+        let held = match (scoped, view_of(detail.prn_model)) {
+            (true, Some(view)) => held_or_all(app, Key::Uuid, user, &view).await?,
+            _ => None,
+        };
+        match held {
+            None => whole.push(detail.pulp_type),
+            Some(scope) => parts.push((detail.pulp_type, scope)),
+        }
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if !whole.is_empty() {
+        clauses.push(format!(
+            "{{type}} IN ({})",
+            vec!["?"; whole.len()].join(", ")
+        ));
+        values.extend(whole.iter().map(|t| SqlValue::Text(Some((*t).into()))));
+    }
+    for (pulp_type, scope) in parts {
+        clauses.push(format!("({{type}} = ? AND {})", scope.clause));
+        values.push(SqlValue::Text(Some(pulp_type.into())));
+        values.extend(scope.values);
+    }
+    Ok(Some(ListScope {
+        clause: format!("({})", clauses.join(" OR ")),
+        values,
+        typed: Some(table.to_string()),
+    }))
+}
+
+/// Content `user` may see: what the repositories they may see hold or held (as Pulp scopes
+/// content; content in no repository is the administrators').
+async fn visible_content(app: &App, user: PulpId) -> Result<ListScope, ApiError> {
+    let repositories = visible_of_kind(app, user, "core_repository").await?;
+    let inner = repositories.unwrap_or(ListScope {
+        clause: "1 = 1".into(),
+        values: Vec::new(),
+        typed: None,
+    });
+    Ok(ListScope::through(
+        "content_id",
+        "core_repositorycontent",
+        "",
+        "s.repository_id",
+        inner,
+    ))
+}
+
+/// The scope of the list of scoped `viewset` for `user` (no global view permission):
+/// `Some(None)` everything, `Some(Some(scope))` a part, `None` when this server's handler
+/// of that list cannot be scoped.
+async fn list_scope(
+    app: &App,
+    user: PulpId,
+    viewset: &str,
+) -> Result<Option<Option<ListScope>>, ApiError> {
+    Ok(Some(match viewset {
+        "tasks" => held_or_all(app, Key::Uuid, user, "core.view_task").await?,
+        "uploads" => held_or_all(app, Key::Uuid, user, "core.view_upload").await?,
+        "groups" => held_or_all(app, Key::Text, user, "core.view_group").await?,
+        "task-groups" => held_or_all(app, Key::Uuid, user, "core.view_task")
+            .await?
+            .map(|tasks| {
+                // Groups of the top-level tasks the user may see (as Pulp's).
+                ListScope::through(
+                    "task_group",
+                    "core_task",
+                    "s.parent_task IS NULL AND s.task_group IS NOT NULL AND ",
+                    "s.pulp_id",
+                    tasks,
+                )
+            }),
+        "repositories" => visible_of_kind(app, user, "core_repository").await?,
+        "remotes" => visible_of_kind(app, user, "core_remote").await?,
+        "publications" => visible_of_kind(app, user, "core_publication").await?,
+        "distributions" => visible_of_kind(app, user, "core_distribution").await?,
+        "contentguards" => visible_of_kind(app, user, "core_contentguard").await?,
+        "content" => Some(visible_content(app, user).await?),
+        // Versions of the repositories the user may see (the handler scopes `repository_id`).
+        "repository_versions" => visible_of_kind(app, user, "core_repository").await?,
+        other => {
+            let Some(detail) = app
+                .detail_types()
+                .iter()
+                .find(|d| format!("{}/{}", d.kind_endpoint, d.endpoint) == other)
+            else {
+                return Ok(None);
+            };
+            if detail.master_table == "core_content" {
+                Some(visible_content(app, user).await?)
+            } else {
+                match view_of(detail.prn_model) {
+                    Some(view) => held_or_all(app, Key::Uuid, user, &view).await?,
+                    None => Some(ListScope::nothing()),
+                }
+            }
+        }
+    }))
+}
+
+/// Whether object `id` of `table` is within `scope` (retrieving one outside is a 404).
+async fn within(
+    app: &App,
+    scope: Option<ListScope>,
+    table: &str,
+    id: &str,
+) -> Result<bool, ApiError> {
+    let Ok(id) = uuid::Uuid::parse_str(id).map(PulpId) else {
+        return Ok(false);
+    };
+    let mut filter = SqlWhere::new(app.db().backend());
+    filter.add("m.pulp_id = ?", [SqlValue::Id(Some(id))]);
+    scope_list(scope.as_ref(), &mut filter, "m.pulp_id");
+    let sql = format!("SELECT COUNT(*) FROM {table} m {}", filter.sql());
+    let n: i64 = crate::on_pool!(app.db(), pool => {
+        crate::bind_values!(sqlx::query_scalar(&sql), filter.values()).fetch_one(pool).await?
+    });
+    Ok(n > 0)
 }
 
 /// The id of the object a request path is about: the first UUID in it, or a group's number.
@@ -177,10 +392,25 @@ pub(crate) async fn authorize(
     let object = object_in_path(request.uri().path());
     let view = view_permission(app, &viewset);
     if let (Some(object), Some(view), true) = (&object, &view, policy.is_scoped()) {
-        if action != "list"
-            && action != "create"
-            && !has_perm(db, user, view, Level::GlobalOrObject(object)).await?
-        {
+        let content = app.detail_types().iter().any(|d| {
+            d.master_table == "core_content"
+                && format!("{}/{}", d.kind_endpoint, d.endpoint) == viewset
+        });
+        let visible = if content {
+            within(
+                app,
+                Some(visible_content(app, user).await?),
+                "core_content",
+                object,
+            )
+            .await?
+        } else if viewset == "task-groups" {
+            let scope = list_scope(app, user, &viewset).await?.flatten();
+            within(app, scope, "core_taskgroup", object).await?
+        } else {
+            has_perm(db, user, view, Level::GlobalOrObject(object)).await?
+        };
+        if action != "list" && action != "create" && !visible {
             return Err(ApiError::NotFound);
         }
     }
@@ -210,19 +440,11 @@ pub(crate) async fn authorize(
         return Err(ApiError::Forbidden);
     }
     if action == "list" && policy.is_scoped() {
-        let Some(view) = view else {
-            return Ok(Authorized::EmptyList);
-        };
-        if has_perm(db, user, &view, Level::Global).await? {
-            return Ok(Authorized::Yes);
-        }
-        if lists_apply_scope(app, &viewset) {
-            return Ok(Authorized::Scoped(ListScope {
-                user,
-                permission: view,
-            }));
-        }
-        return Ok(Authorized::EmptyList);
+        return Ok(match list_scope(app, user, &viewset).await? {
+            Some(Some(scope)) => Authorized::Scoped(scope),
+            Some(None) => Authorized::Yes,
+            None => Authorized::EmptyList,
+        });
     }
     Ok(Authorized::Yes)
 }
@@ -254,14 +476,31 @@ mod tests {
     }
 
     #[test]
-    fn backend_is_used_for_the_scope_clause() {
-        let scope = ListScope {
-            user: PulpId::new(),
-            permission: "file.view_filerepository".into(),
-        };
+    fn scopes_compose_with_their_values_in_order() {
+        let user = PulpId::new();
+        let held = ListScope::held(
+            Backend::Postgres,
+            Key::Uuid,
+            user,
+            "file.view_filerepository",
+        );
         let mut filter = SqlWhere::new(Backend::Postgres);
-        scope.apply(&mut filter, "m.pulp_id");
-        assert!(filter.sql().contains("CAST(ur.object_id AS UUID)"));
+        held.apply(&mut filter, "m.pulp_id");
+        assert!(filter
+            .sql()
+            .contains("ur.object_id = CAST(m.pulp_id AS TEXT)"));
         assert_eq!(filter.len(), 6);
+        let text = ListScope::held(Backend::Postgres, Key::Text, user, "core.view_group");
+        assert!(text.clause.contains("ur.object_id = {id}"));
+        let through = ListScope::through("task_group", "core_task", "s.x AND ", "s.pulp_id", held);
+        let mut filter = SqlWhere::new(Backend::Sqlite);
+        filter.add("m.name = ?", [SqlValue::Text(Some("a".into()))]);
+        through.apply(&mut filter, "m.pulp_id");
+        assert!(filter
+            .sql()
+            .contains("m.pulp_id IN (SELECT s.task_group FROM core_task s WHERE s.x AND (EXISTS"));
+        assert_eq!(filter.len(), 7);
+        assert_eq!(filter.values()[0], SqlValue::Text(Some("a".into())));
+        assert_eq!(filter.values()[1], SqlValue::Id(Some(user)));
     }
 }

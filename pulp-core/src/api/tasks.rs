@@ -254,6 +254,23 @@ async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiErro
         }
     }
     let workers = worker_ids(app, tasks.iter().filter_map(|t| t.worker.clone()).collect()).await?;
+    // `created_by`: the user who dispatched the task, while that user exists.
+    let mut creators: HashMap<PulpId, PulpId> = HashMap::new();
+    if !tasks.is_empty() {
+        let mut filter = SqlWhere::new(app.db().backend());
+        filter.add_in(
+            "t.pulp_id",
+            tasks.iter().map(|t| SqlValue::Id(Some(t.pulp_id))).collect(),
+        );
+        let sql = format!(
+            "SELECT t.pulp_id, u.pulp_id FROM core_task t JOIN core_user u ON u.pulp_id = t.user_id {}",
+            filter.sql()
+        );
+        let rows: Vec<(PulpId, PulpId)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        creators.extend(rows);
+    }
     let time = |t: &Option<DateTime<Utc>>| t.as_ref().map(ts);
     Ok(tasks
         .into_iter()
@@ -266,7 +283,7 @@ async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiErro
                 "state": task.state,
                 "name": task.name,
                 "logging_cid": task.logging_cid,
-                "created_by": null,
+                "created_by": creators.get(&task.pulp_id).map(|u| format!("{API_ROOT}/users/{u}/")),
                 "unblocked_at": time(&task.unblocked_at),
                 "started_at": time(&task.started_at),
                 "finished_at": time(&task.finished_at),
@@ -440,7 +457,8 @@ async fn list_tasks(
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = task_filters(&app, &query)?;
-    super::authorize::scope_list(scope.as_deref(), &mut filter, "pulp_id");
+    // Qualified: the scope's subqueries have `pulp_id` columns of their own.
+    super::authorize::scope_list(scope.as_deref(), &mut filter, "core_task.pulp_id");
     let order = ordering(&query, TASK_ORDERING, "pulp_created DESC, seq DESC")?;
     let count_sql = format!("SELECT COUNT(*) FROM core_task {}", filter.sql());
     let n = filter.len();
@@ -576,6 +594,7 @@ async fn delete_task(
             .execute(pool)
             .await?;
     });
+    crate::rbac::forget_object(app.db(), &task.pulp_id.to_string()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -615,12 +634,23 @@ async fn list_groups(
     State(app): State<App>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    scope: Option<axum::Extension<super::authorize::ListScope>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
+    let mut filter = SqlWhere::new(app.db().backend());
+    super::authorize::scope_list(scope.as_deref(), &mut filter, "core_taskgroup.pulp_id");
+    let n = filter.len();
+    let count_sql = format!("SELECT COUNT(*) FROM core_taskgroup {}", filter.sql());
+    let page_sql = format!(
+        "SELECT pulp_id FROM core_taskgroup {} ORDER BY pulp_created DESC, pulp_id LIMIT ${} OFFSET ${}",
+        filter.sql(),
+        n + 1,
+        n + 2
+    );
     let (count, ids): (i64, Vec<PulpId>) = crate::on_pool!(app.db(), pool => {
-        let count = sqlx::query_scalar("SELECT COUNT(*) FROM core_taskgroup").fetch_one(pool).await?;
-        let ids = sqlx::query_scalar("SELECT pulp_id FROM core_taskgroup ORDER BY pulp_created DESC, pulp_id LIMIT $1 OFFSET $2")
+        let count = crate::bind_values!(sqlx::query_scalar(&count_sql), filter.values()).fetch_one(pool).await?;
+        let ids = crate::bind_values!(sqlx::query_scalar(&page_sql), filter.values())
             .bind(paging.limit)
             .bind(paging.offset)
             .fetch_all(pool)

@@ -283,10 +283,12 @@ async fn list(
     State(app): State<App>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    scope: Option<axum::Extension<crate::api::authorize::ListScope>>,
 ) -> Result<Response, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
+    crate::api::authorize::scope_list(scope.as_deref(), &mut filter, "m.pulp_id");
     for (param, clause) in [
         ("size", "m.size = ?"),
         ("size__gt", "m.size > ?"),
@@ -508,6 +510,7 @@ pub(crate) async fn delete_upload(app: &App, id: PulpId) -> Result<(), ApiError>
             .execute(pool)
             .await?;
     });
+    crate::rbac::forget_object(app.db(), &id.to_string()).await?;
     for (chunk, _, _) in parts {
         if let Err(e) = app.storage().delete_temporary(chunk.0).await {
             tracing::warn!(%chunk, error = %e, "cannot delete an upload chunk");

@@ -458,6 +458,17 @@ pub async fn update<T: Detail>(db: &Database, mut model: Model<T>) -> Result<Mod
 
 /// Deletes the master of kind `K` with id `id` (its detail goes with it).
 pub async fn delete<K: MasterKind>(db: &Database, id: PulpId) -> Result<(), ModelError> {
+    if K::TABLE == "core_repository" {
+        // Its publications go with its versions: so do the roles on them.
+        crate::rbac::forget_objects_of(
+            db,
+            "SELECT CAST(p.pulp_id AS TEXT) FROM core_publication p \
+             JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+             WHERE v.repository_id = $1",
+            id,
+        )
+        .await?;
+    }
     let sql = format!("DELETE FROM {} WHERE pulp_id = $1", K::TABLE);
     let n = on_pool!(db, pool => sqlx::query(&sql).bind(id).execute(pool).await?.rows_affected());
     if n == 0 {
@@ -466,6 +477,8 @@ pub async fn delete<K: MasterKind>(db: &Database, id: PulpId) -> Result<(), Mode
             id,
         });
     }
+    // Roles on a deleted object go with it (Pulp's generic relations cascade).
+    crate::rbac::forget_object(db, &id.to_string()).await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::RbacError;
-use crate::db::{Database, PulpId};
+use crate::db::{Database, DbError, PulpId};
 
 /// Who a role is assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,8 +330,43 @@ pub async fn object_roles(
     Ok(out)
 }
 
+/// Removes every assignment on the objects `select` answers (a `SELECT` of object ids as
+/// text, with `$1` bound to `id`): before objects go with the one being deleted.
+pub async fn forget_objects_of(db: &Database, select: &str, id: PulpId) -> Result<(), DbError> {
+    crate::on_pool!(db, pool => {
+        for table in ["core_userrole", "core_grouprole"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE object_id IN ({select})"))
+                .bind(id)
+                .execute(pool)
+                .await?;
+        }
+    });
+    Ok(())
+}
+
+/// Removes the assignments on objects of `content_type` that no longer exist in `table`
+/// (after a bulk delete such as a task purge).
+pub async fn forget_missing(db: &Database, content_type: &str, table: &str) -> Result<(), DbError> {
+    crate::on_pool!(db, pool => {
+        for assignments in ["core_userrole", "core_grouprole"] {
+            let object = match db.backend() {
+                crate::db::Backend::Postgres => format!("CAST({assignments}.object_id AS UUID)"),
+                crate::db::Backend::Sqlite => format!("{assignments}.object_id"),
+            };
+            sqlx::query(&format!(
+                "DELETE FROM {assignments} WHERE content_type = $1 AND object_id IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.pulp_id = {object})"
+            ))
+            .bind(content_type)
+            .execute(pool)
+            .await?;
+        }
+    });
+    Ok(())
+}
+
 /// Removes every assignment on `object` (when it is deleted).
-pub async fn forget_object(db: &Database, object_id: &str) -> Result<(), RbacError> {
+pub async fn forget_object(db: &Database, object_id: &str) -> Result<(), DbError> {
     crate::on_pool!(db, pool => {
         sqlx::query("DELETE FROM core_userrole WHERE object_id = $1")
             .bind(object_id)

@@ -26,27 +26,28 @@ pub async fn has_perm(
     let Some((app, codename)) = permission.split_once('.') else {
         return Ok(false);
     };
-    let (object, where_object) = match level {
-        Level::Global => (None, "IS NULL"),
-        Level::Object(id) => (Some(id), "= $4"),
-        Level::GlobalOrObject(id) => (Some(id), "IS NULL OR {}.object_id = $4"),
+    let (object, places): (Option<&str>, &[&str]) = match level {
+        Level::Global => (None, &["IS NULL"]),
+        Level::Object(id) => (Some(id), &["= $4"]),
+        Level::GlobalOrObject(id) => (Some(id), &["IS NULL", "= $4"]),
     };
-    let of = |alias: &str| format!("({alias}.object_id {})", where_object.replace("{}", alias));
-    // The permission's id first (a unique index), then the roles holding it, then whether one
-    // of them is assigned to the user or a group of theirs.
-    let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM core_permission p \
-         JOIN core_role_permissions rp ON rp.permission_id = p.id \
-         JOIN core_userrole ur ON ur.role_id = rp.role_id \
-         WHERE p.app_label = $2 AND p.codename = $3 AND ur.user_id = $1 AND {}) \
-         OR EXISTS (SELECT 1 FROM core_permission p \
-         JOIN core_role_permissions rp ON rp.permission_id = p.id \
-         JOIN core_grouprole gr ON gr.role_id = rp.role_id \
-         JOIN core_user_groups ug ON ug.group_id = gr.group_id \
-         WHERE p.app_label = $2 AND p.codename = $3 AND ug.user_id = $1 AND {})",
-        of("ur"),
-        of("gr")
-    );
+    // Each branch is one probe of the `(principal, object_id, role_id)` index for the few
+    // roles holding the permission, however many objects the user holds roles on.
+    let roles = "SELECT rp.role_id FROM core_role_permissions rp JOIN core_permission p \
+                 ON p.id = rp.permission_id WHERE p.app_label = $2 AND p.codename = $3";
+    let mut branches = Vec::new();
+    for place in places {
+        branches.push(format!(
+            "EXISTS (SELECT 1 FROM core_userrole ur WHERE ur.user_id = $1 \
+             AND ur.object_id {place} AND ur.role_id IN ({roles}))"
+        ));
+        branches.push(format!(
+            "EXISTS (SELECT 1 FROM core_user_groups ug JOIN core_grouprole gr \
+             ON gr.group_id = ug.group_id WHERE ug.user_id = $1 \
+             AND gr.object_id {place} AND gr.role_id IN ({roles}))"
+        ));
+    }
+    let sql = format!("SELECT {}", branches.join(" OR "));
     let held: bool = crate::on_pool!(db, pool => {
         let mut query = sqlx::query_scalar(&sql).bind(user).bind(app).bind(codename);
         if let Some(object) = object {
@@ -57,29 +58,33 @@ pub async fn has_perm(
     Ok(held)
 }
 
-/// A `WHERE` clause keeping the rows whose `column` (a `pulp_id`) is the id of an object on
-/// which the user holds a permission, with `?` placeholders for, in order: user id,
-/// app label, codename, user id, app label, codename. Only assignments on objects of the
+/// A `WHERE` clause keeping the rows whose `column` (a `pulp_id`, or text) is the id of an
+/// object on which the user holds a permission, with `?` placeholders for, in order: user
+/// id, app label, codename, user id, app label, codename. Only assignments on objects of the
 /// permission's own model count.
 pub fn scope_clause(backend: Backend, column: &str) -> String {
+    // A correlated probe of the `(principal, object_id, role_id)` index per listed row: a
+    // page of 100 in list order stops after the first 100 rows held, instead of first
+    // gathering every object the user holds roles on.
     let object = match backend {
-        Backend::Postgres => "CAST({}.object_id AS UUID)",
-        Backend::Sqlite => "{}.object_id",
+        Backend::Postgres => format!("CAST({column} AS TEXT)"),
+        Backend::Sqlite => column.to_string(),
+    };
+    let roles = |alias: &str| {
+        format!(
+            "SELECT rp.role_id FROM core_role_permissions rp \
+             JOIN core_permission p ON p.id = rp.permission_id \
+             WHERE p.app_label = ? AND p.codename = ? \
+             AND {alias}.content_type = p.app_label || '.' || p.model"
+        )
     };
     format!(
-        "{column} IN (SELECT {} FROM core_userrole ur \
-         JOIN core_role_permissions rp ON rp.role_id = ur.role_id \
-         JOIN core_permission p ON p.id = rp.permission_id \
-         WHERE ur.user_id = ? AND p.app_label = ? AND p.codename = ? \
-         AND ur.content_type = p.app_label || '.' || p.model \
-         UNION SELECT {} FROM core_grouprole gr \
-         JOIN core_user_groups ug ON ug.group_id = gr.group_id \
-         JOIN core_role_permissions rp ON rp.role_id = gr.role_id \
-         JOIN core_permission p ON p.id = rp.permission_id \
-         WHERE ug.user_id = ? AND p.app_label = ? AND p.codename = ? \
-         AND gr.content_type = p.app_label || '.' || p.model)",
-        object.replace("{}", "ur"),
-        object.replace("{}", "gr"),
+        "(EXISTS (SELECT 1 FROM core_userrole ur WHERE ur.user_id = ? AND ur.object_id = {object} \
+         AND ur.role_id IN ({})) \
+         OR EXISTS (SELECT 1 FROM core_user_groups ug JOIN core_grouprole gr ON gr.group_id = ug.group_id \
+         WHERE ug.user_id = ? AND gr.object_id = {object} AND gr.role_id IN ({})))",
+        roles("ur"),
+        roles("gr"),
     )
 }
 
@@ -111,14 +116,17 @@ pub async fn my_permissions(
     content_type: &str,
     object_id: &str,
 ) -> Result<Vec<String>, DbError> {
+    // Global and object assignments apart: each is a probe of the `(principal, object_id)`
+    // index, however many objects the user holds roles on.
     let sql = "SELECT DISTINCT p.app_label || '.' || p.codename FROM core_permission p \
                JOIN core_role_permissions rp ON rp.permission_id = p.id \
                WHERE p.app_label || '.' || p.model = $2 AND rp.role_id IN ( \
-               SELECT ur.role_id FROM core_userrole ur WHERE ur.user_id = $1 \
-               AND (ur.object_id IS NULL OR ur.object_id = $3) \
-               UNION SELECT gr.role_id FROM core_grouprole gr \
-               JOIN core_user_groups ug ON ug.group_id = gr.group_id \
-               WHERE ug.user_id = $1 AND (gr.object_id IS NULL OR gr.object_id = $3)) \
+               SELECT ur.role_id FROM core_userrole ur WHERE ur.user_id = $1 AND ur.object_id = $3 \
+               UNION SELECT ur.role_id FROM core_userrole ur WHERE ur.user_id = $1 AND ur.object_id IS NULL \
+               UNION SELECT gr.role_id FROM core_user_groups ug JOIN core_grouprole gr \
+               ON gr.group_id = ug.group_id WHERE ug.user_id = $1 AND gr.object_id = $3 \
+               UNION SELECT gr.role_id FROM core_user_groups ug JOIN core_grouprole gr \
+               ON gr.group_id = ug.group_id WHERE ug.user_id = $1 AND gr.object_id IS NULL) \
                ORDER BY 1";
     let names: Vec<String> = crate::on_pool!(db, pool => {
         sqlx::query_scalar(sql)

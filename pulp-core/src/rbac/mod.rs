@@ -13,8 +13,9 @@ mod seed;
 mod types;
 
 pub use assign::{
-    assign, ensure, forget_object, get as get_assignment, get_many as get_assignments,
-    object_roles, remove as remove_assignment, remove_on, Assignment, ObjectRef, Principal,
+    assign, ensure, forget_missing, forget_object, forget_objects_of, get as get_assignment,
+    get_many as get_assignments, object_roles, remove as remove_assignment, remove_on, Assignment,
+    ObjectRef, Principal,
 };
 pub use check::{
     group_names, has_perm, my_permissions, permission_ids, permissions_of_type, scope_clause, Level,

@@ -86,6 +86,7 @@ pub(crate) fn register_builtin(functions: &mut TaskFunctions) {
             });
             deleted += removed;
         }
+        crate::rbac::forget_missing(ctx.app().db(), "core.task", "core_task").await?;
         report.increment(deleted).await?;
         report.complete().await?;
         Ok(Some(serde_json::json!({ "deleted": deleted })))

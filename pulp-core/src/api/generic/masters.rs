@@ -7,11 +7,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::Value;
 
 use super::crud::{common_filters, ordering_columns, page};
 use super::kinds::kind_info;
+use crate::api::authorize::{scope_list, ListScope};
 use crate::api::list::{ordering, Page, Paging, QueryParams, SqlValue, SqlWhere};
 use crate::api::openapi::{
     common_filter_params, list_params, name_params, FieldType, Operation, Param, Response as Answer,
@@ -48,6 +49,7 @@ async fn list_kind(
     endpoint: &'static str,
     headers: HeaderMap,
     raw: Option<String>,
+    scope: Option<ListScope>,
 ) -> Result<Response, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
@@ -59,6 +61,9 @@ async fn list_kind(
     )
     .await?;
     let mut filter = filter;
+    if let Some(scope) = &scope {
+        scope.apply_to_masters(&mut filter, "m.pulp_id", "m.pulp_type");
+    }
     super::q::apply_q(&mut filter, &query, |f, q| {
         kind_filters(app.clone(), table, f, q)
     })
@@ -132,11 +137,13 @@ async fn list_versions(
     State(app): State<App>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    scope: Option<Extension<ListScope>>,
 ) -> Result<Response, ApiError> {
     let query = QueryParams::parse(raw.as_deref());
     let paging = Paging::from_query(&query)?;
     let mut filter = SqlWhere::new(app.db().backend());
     filter.add("complete", []);
+    scope_list(scope.as_deref(), &mut filter, "repository_id");
     if let Some(raw_number) = query.get("number") {
         let n: i64 = raw_number
             .parse()
@@ -190,8 +197,11 @@ pub fn mount_kind_lists(routes: &mut ApiRoutes) {
         if table == "core_content" {
             params.extend(super::content::version_filter_params());
         }
-        let handler = move |State(app): State<App>, headers: HeaderMap, RawQuery(raw): RawQuery| async move {
-            list_kind(app, table, endpoint, headers, raw).await
+        let handler = move |State(app): State<App>,
+                            headers: HeaderMap,
+                            RawQuery(raw): RawQuery,
+                            scope: Option<Extension<ListScope>>| async move {
+            list_kind(app, table, endpoint, headers, raw, scope.map(|s| s.0)).await
         };
         routes.route(
             &path,

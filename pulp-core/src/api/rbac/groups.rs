@@ -233,24 +233,8 @@ async fn list(
         filter.add_in("m.id", ids?);
     }
     if let Some(scope) = scope {
-        // Group ids are numbers: the scope's objects are compared as text.
-        let (label, codename) = scope.permission.split_once('.').unwrap_or_default();
-        filter.add(
-            "CAST(m.id AS TEXT) IN (SELECT ur.object_id FROM core_userrole ur \
-             JOIN core_role_permissions rp ON rp.role_id = ur.role_id JOIN core_permission p ON p.id = rp.permission_id \
-             WHERE ur.user_id = ? AND p.app_label = ? AND p.codename = ? AND ur.content_type = 'core.group' \
-             UNION SELECT gr.object_id FROM core_grouprole gr JOIN core_user_groups ug ON ug.group_id = gr.group_id \
-             JOIN core_role_permissions rp ON rp.role_id = gr.role_id JOIN core_permission p ON p.id = rp.permission_id \
-             WHERE ug.user_id = ? AND p.app_label = ? AND p.codename = ? AND gr.content_type = 'core.group')",
-            [
-                SqlValue::Id(Some(scope.user)),
-                SqlValue::Text(Some(label.into())),
-                SqlValue::Text(Some(codename.into())),
-                SqlValue::Id(Some(scope.user)),
-                SqlValue::Text(Some(label.into())),
-                SqlValue::Text(Some(codename.into())),
-            ],
-        );
+        // Group ids are numbers: the scope compares them as text.
+        scope.apply(&mut filter, "CAST(m.id AS TEXT)");
     }
     let order = ordering(
         &query,

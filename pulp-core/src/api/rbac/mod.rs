@@ -1,9 +1,10 @@
 //! The users, groups and roles API: `/users/`, `/groups/` (with their users and roles),
 //! `/roles/`, `/users/{id}/roles/`, and `list_roles/ add_role/ remove_role/ my_permissions/`
-//! on every object that has roles.
+//! on every object that has roles, and `/login/` (sessions).
 
 mod assignments;
 mod groups;
+mod login;
 mod object_roles;
 mod roles;
 mod users;
@@ -16,6 +17,7 @@ use crate::app::App;
 /// Mounts every route of this module, documented.
 pub(crate) fn mount(routes: &mut ApiRoutes, app: &App) {
     users::mount(routes);
+    login::mount(routes);
     groups::mount(routes);
     roles::mount(routes);
     assignments::mount(routes);

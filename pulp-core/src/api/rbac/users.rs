@@ -212,7 +212,10 @@ async fn list(
 }
 
 /// Reads a create/update body; `partial` leaves absent fields alone.
-fn changes(body: &Map<String, Value>, partial: bool) -> Result<AccountChanges, ApiError> {
+pub(super) fn changes(
+    body: &Map<String, Value>,
+    partial: bool,
+) -> Result<AccountChanges, ApiError> {
     let mut errors = std::collections::BTreeMap::<String, Vec<String>>::new();
     for key in body.keys() {
         if !matches!(
