@@ -65,6 +65,7 @@ pub(crate) enum Authorized {
 fn lists_apply_scope(app: &App, viewset: &str) -> bool {
     viewset == "tasks"
         || viewset == "groups"
+        || viewset == "upstream-pulps"
         || app
             .object_types()
             .iter()
