@@ -6,6 +6,7 @@
 
 mod support;
 
+#[path = "cli_e2e/importexport.rs"]
 mod importexport;
 
 use std::path::{Path, PathBuf};

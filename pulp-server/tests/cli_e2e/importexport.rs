@@ -351,8 +351,6 @@ pub(crate) fn workflow(program: &Path, first: &TestDatabase, second: &TestDataba
         "--policy",
         "nodelete",
         "--no-tls-validation",
-        "--domain",
-        "",
         "--q-select",
         "",
     ]);
