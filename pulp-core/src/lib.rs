@@ -35,6 +35,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod publication;
 pub mod rbac;
+pub mod replication;
 pub mod repository;
 pub mod settings;
 pub mod status;

@@ -100,6 +100,7 @@ pub struct Registry {
     pub(crate) import_export: crate::importexport::ImportExportResources,
     pub(crate) permissions: Vec<crate::rbac::PermissionDecl>,
     pub(crate) locked_roles: Vec<crate::rbac::LockedRole>,
+    pub(crate) replicators: crate::replication::Replicators,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -358,6 +359,16 @@ impl Registry {
     pub fn export_repository<T: RepositoryType>(&mut self, name: &str) -> &mut Self {
         self.import_export
             .add_repository(crate::importexport::RepositoryResource::of::<T>(name));
+        self
+    }
+
+    /// Declares how the upstream's distributions of `R`'s type are replicated (see
+    /// [`Replicator`](crate::replication::Replicator)): `replicate/` of an upstream Pulp
+    /// makes, per upstream distribution, an `R::Remote`, an `R::Repository` synced from it
+    /// with the type's sync task and an `R::Distribution` at the same base path. Declaring
+    /// a replicator of the same distribution type again replaces it.
+    pub fn replicator<R: crate::replication::Replicator>(&mut self, replicator: R) -> &mut Self {
+        self.replicators.add(replicator);
         self
     }
 

@@ -14,6 +14,7 @@ mod access;
 pub mod manifest;
 mod models;
 pub mod publish;
+pub mod replica;
 pub mod sync;
 
 pub use models::{FileContent, FileDistribution, FilePublication, FileRemote, FileRepository};
@@ -80,6 +81,7 @@ impl Plugin for FilePlugin {
             r.access_policy(viewset, policy);
         }
         access::register_roles(r);
+        r.replicator(replica::FileReplicator);
     }
 
     fn name(&self) -> &str {

@@ -280,6 +280,14 @@ pub mod importexport {
     };
 }
 
+/// Replication from an upstream Pulp: the [`Replicator`](replication::Replicator) a plugin
+/// declares with `r.replicator(…)`, and the client it reads the upstream with.
+pub mod replication {
+    pub use pulp_core::replication::{
+        LocalObject, ReplicatedTypes, ReplicationError, Replicator, UpstreamClient, UPSTREAM_LABEL,
+    };
+}
+
 /// Publications' files: published artifacts and metadata, recorded by publishers and read
 /// by the content app.
 pub mod publication {

@@ -6,6 +6,9 @@
 
 mod support;
 
+#[path = "cli_e2e/importexport.rs"]
+mod importexport;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,14 +18,14 @@ use sha2::Digest;
 use support::{fixture, start_server, PASSWORD};
 
 /// Runs `pulp` against a server, with its own config/cache directory.
-struct Cli {
-    program: PathBuf,
-    home: tempfile::TempDir,
-    api: String,
+pub(crate) struct Cli {
+    pub(crate) program: PathBuf,
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) api: String,
 }
 
 impl Cli {
-    fn run(&self, args: &[&str]) -> Result<String, String> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, String> {
         let output = Command::new(&self.program)
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
@@ -52,7 +55,7 @@ impl Cli {
     }
 
     /// Runs a command that must succeed, returning its JSON output (`null` for none).
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let out = self.run(args).unwrap_or_else(|e| panic!("{e}"));
         let trimmed = out.trim();
         if trimmed.is_empty() {
@@ -67,7 +70,7 @@ fn pulp_cli() -> Option<PathBuf> {
     required_service("PULP_TEST_PULP_CLI", "the real pulp-cli").map(PathBuf::from)
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("no string '{key}' in {v}"))
@@ -603,4 +606,28 @@ fn the_file_workflow_through_pulp_cli_on_postgres() {
     };
     workflow(&program, &t);
     runtime.block_on(t.cleanup());
+}
+
+#[test]
+fn export_import_and_replication_through_pulp_cli_on_sqlite() {
+    let Some(program) = pulp_cli() else { return };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let first = runtime.block_on(TestDatabase::sqlite());
+    let second = runtime.block_on(TestDatabase::sqlite());
+    importexport::workflow(&program, &first, &second);
+}
+
+#[test]
+fn export_import_and_replication_through_pulp_cli_on_postgres() {
+    let Some(program) = pulp_cli() else { return };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(first) = runtime.block_on(TestDatabase::postgres()) else {
+        return;
+    };
+    let Some(second) = runtime.block_on(TestDatabase::postgres()) else {
+        return;
+    };
+    importexport::workflow(&program, &first, &second);
+    runtime.block_on(first.cleanup());
+    runtime.block_on(second.cleanup());
 }

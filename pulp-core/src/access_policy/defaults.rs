@@ -76,6 +76,22 @@ pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
         Statement::allow(&["create", "destroy"], AUTHENTICATED)
             .when("has_group_model_or_obj_perms:core.change_group"),
     ]);
+    let upstream_pulps = AccessPolicy::new(vec![
+        Statement::allow(&["list", "my_permissions"], AUTHENTICATED),
+        Statement::allow(&["create"], AUTHENTICATED)
+            .when("has_model_or_domain_perms:core.add_upstreampulp"),
+        Statement::allow(&["retrieve"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.view_upstreampulp"),
+        Statement::allow(&["destroy"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.delete_upstreampulp"),
+        Statement::allow(&["update", "partial_update"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.change_upstreampulp"),
+        Statement::allow(&["replicate"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.replicate_upstreampulp"),
+        Statement::allow(&["list_roles", "add_role", "remove_role"], AUTHENTICATED)
+            .when("has_model_or_domain_or_obj_perms:core.manage_roles_upstreampulp"),
+    ])
+    .scoped();
     let mut policies = vec![
         ("tasks", creator_gets(tasks, "core.task_owner")),
         (
@@ -91,6 +107,10 @@ pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
             AccessPolicy::new(vec![Statement::allow(&["list", "retrieve"], AUTHENTICATED)]),
         ),
         ("uploads", creator_gets(uploads, "core.upload_owner")),
+        (
+            "upstream-pulps",
+            creator_gets(upstream_pulps, "core.upstreampulp_owner"),
+        ),
         (
             "artifacts",
             AccessPolicy::new(vec![Statement::allow(

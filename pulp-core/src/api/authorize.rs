@@ -226,6 +226,7 @@ async fn list_scope(
         "tasks" => held_or_all(app, Key::Uuid, user, "core.view_task").await?,
         "uploads" => held_or_all(app, Key::Uuid, user, "core.view_upload").await?,
         "groups" => held_or_all(app, Key::Text, user, "core.view_group").await?,
+        "upstream-pulps" => held_or_all(app, Key::Uuid, user, "core.view_upstreampulp").await?,
         "task-groups" => held_or_all(app, Key::Uuid, user, "core.view_task")
             .await?
             .map(|tasks| {

@@ -546,9 +546,11 @@ async fn create_export(
                     ));
                 }
             }
-            if let Some(full) = map.get("full") {
-                if !full.is_boolean() {
-                    return Err(ApiError::field("full", "Must be a valid boolean."));
+            // `dry_run` is accepted and, as in pulpcore 3.123 (which declares it and never
+            // reads it), changes nothing.
+            for flag in ["full", "dry_run"] {
+                if map.get(flag).is_some_and(|v| !v.is_boolean()) {
+                    return Err(ApiError::field(flag, "Must be a valid boolean."));
                 }
             }
             if let Some(meta) = map.get("meta") {

@@ -18,6 +18,7 @@ pub mod observe;
 pub mod openapi;
 pub mod orphans;
 mod rbac;
+mod replication;
 mod request;
 mod routes;
 mod routes_doc;

@@ -28,6 +28,7 @@ pub fn register_tasks(tasks: &mut TaskFunctions) {
     tasks.register(g::REPAIR_VERSION, g::repair_version_task);
     super::transfer::register_tasks(tasks);
     super::importexport::register_tasks(tasks);
+    crate::replication::register_tasks(tasks);
 }
 
 /// Every documented route: core's and the plugins'.
@@ -52,6 +53,7 @@ pub fn api_routes(app: &App) -> ApiRoutes {
     super::rbac::mount(&mut routes, app);
     super::transfer::mount(&mut routes);
     super::importexport::mount(&mut routes);
+    super::replication::mount(&mut routes);
     super::labels::mount_schemas(&mut routes);
     super::generic::mount_kind_lists(&mut routes);
     for mounter in app.api_mounters() {

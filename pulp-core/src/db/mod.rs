@@ -117,5 +117,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0014_sessions.sqlite.sql"),
             postgres: include_str!("migrations/core_0014_sessions.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0017_upstream_pulps",
+            sqlite: include_str!("migrations/core_0017_upstream_pulps.sqlite.sql"),
+            postgres: include_str!("migrations/core_0017_upstream_pulps.postgres.sql"),
+        },
     ]
 }

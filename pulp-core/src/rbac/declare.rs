@@ -91,6 +91,7 @@ pub fn core_permissions() -> Vec<PermissionDecl> {
         "core.accesspolicy",
         "core.artifact",
         "core.content",
+        "core.upstreampulp",
     ] {
         all.extend(PermissionDecl::defaults_of(model));
     }
@@ -119,6 +120,16 @@ pub fn core_permissions() -> Vec<PermissionDecl> {
             "manage_content_labels",
             "content",
             "Can manage content labels",
+        ),
+        (
+            "replicate_upstreampulp",
+            "upstreampulp",
+            "Can start a replication task",
+        ),
+        (
+            "manage_roles_upstreampulp",
+            "upstreampulp",
+            "Can manage roles on upstream pulps",
         ),
     ] {
         all.push(PermissionDecl::new("core", codename, model, name));
@@ -164,6 +175,22 @@ pub fn core_locked_roles() -> Vec<LockedRole> {
         ),
         LockedRole::new("core.group_viewer", &["core.view_group"]),
         LockedRole::new("core.content_labeler", &["core.manage_content_labels"]),
+        LockedRole::new("core.upstreampulp_creator", &["core.add_upstreampulp"]),
+        LockedRole::new(
+            "core.upstreampulp_owner",
+            &[
+                "core.view_upstreampulp",
+                "core.change_upstreampulp",
+                "core.delete_upstreampulp",
+                "core.replicate_upstreampulp",
+                "core.manage_roles_upstreampulp",
+            ],
+        ),
+        LockedRole::new("core.upstreampulp_viewer", &["core.view_upstreampulp"]),
+        LockedRole::new(
+            "core.upstreampulp_user",
+            &["core.view_upstreampulp", "core.replicate_upstreampulp"],
+        ),
     ]
 }
 

@@ -19,6 +19,7 @@ const CORE_TYPES: &[(&str, &str)] = &[
     ("task-groups", "core.taskgroup"),
     ("uploads", "core.upload"),
     ("groups", "core.group"),
+    ("upstream-pulps", "core.upstreampulp"),
 ];
 
 /// Every type of object with roles: pulp-core's and the declared detail types.

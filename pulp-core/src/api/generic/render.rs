@@ -149,7 +149,18 @@ fn distribution_extras(app: &App, out: &mut [Map<String, Value>]) {
             "content_guard_prn".into(),
             guard_prn.map(Value::String).unwrap_or(Value::Null),
         );
-        map.insert("no_content_change_since".into(), Value::Null);
+        // What a publication or a version serves never changes: since the distribution was
+        // last changed (pulpcore's rule; replication skips syncs with it). The latest version
+        // of a repository may change at any time: no guarantee.
+        let fixed = ["publication", "repository_version"]
+            .iter()
+            .any(|k| map.get(*k).is_some_and(|v| !v.is_null()));
+        let since = if fixed {
+            map.get("pulp_last_updated").cloned().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        map.insert("no_content_change_since".into(), since);
     }
 }
 

@@ -235,6 +235,7 @@ pub(super) async fn object_exists(app: &App, object: &ObjectRef) -> Result<bool,
         "core.task" => "core_task",
         "core.taskgroup" => "core_taskgroup",
         "core.upload" => "core_upload",
+        "core.upstreampulp" => "core_upstreampulp",
         "core.group" => {
             let id: i64 = object.object_id.parse().map_err(|_| ApiError::NotFound)?;
             return Ok(rbac::groups::get(app.db(), id).await?.is_some());

@@ -38,6 +38,12 @@ fn role_types(app: &App) -> Vec<(String, String, String, String)> {
             "group_href".into(),
             "Groups".into(),
         ),
+        (
+            "upstream-pulps".into(),
+            "core.upstreampulp".into(),
+            "upstream_pulp_href".into(),
+            "Upstream Pulps".into(),
+        ),
     ];
     for detail in app.detail_types() {
         let kind = crate::api::generic::kinds::kind_info(detail.master_table);

@@ -1,0 +1,27 @@
+-- Upstream Pulps replication reads from (Pulp's `core.upstreampulp`).
+CREATE TABLE core_upstreampulp (
+    pulp_id TEXT PRIMARY KEY,
+    pulp_created TEXT NOT NULL,
+    pulp_last_updated TEXT NOT NULL,
+    pulp_domain TEXT NOT NULL DEFAULT 'default',
+    name TEXT NOT NULL UNIQUE,
+    base_url TEXT NOT NULL,
+    api_root TEXT NOT NULL DEFAULT 'pulp',
+    domain TEXT,
+    ca_cert TEXT,
+    client_cert TEXT,
+    client_key TEXT,
+    tls_validation BOOLEAN NOT NULL DEFAULT TRUE,
+    username TEXT,
+    password TEXT,
+    download_concurrency INTEGER,
+    max_retries INTEGER,
+    total_timeout REAL,
+    connect_timeout REAL,
+    sock_connect_timeout REAL,
+    sock_read_timeout REAL,
+    remote_policy TEXT,
+    q_select TEXT,
+    policy TEXT NOT NULL DEFAULT 'all',
+    last_replication TEXT
+);
