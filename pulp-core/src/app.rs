@@ -136,6 +136,42 @@ impl AppBuilder {
     }
 }
 
+/// The declared schedules: the plugins' (by plugin name), then the settings' (`settings`).
+fn declared_schedules(
+    settings: &Settings,
+    registry: &Registry,
+) -> Vec<(crate::tasking::TaskSchedule, String)> {
+    let mut all = registry.task_schedules.clone();
+    all.extend(
+        settings
+            .task_schedules
+            .iter()
+            .map(|s| (s.clone(), "settings".to_string())),
+    );
+    all
+}
+
+/// Every schedule names a registered task, and names are unique across plugins and settings.
+fn check_schedules(settings: &Settings, registry: &Registry) -> Result<(), SettingError> {
+    let all = declared_schedules(settings, registry);
+    let list: Vec<_> = all.iter().map(|(s, _)| s.clone()).collect();
+    crate::tasking::validate_schedules(&list)
+        .map_err(|e| SettingError::new("task_schedules", e))?;
+    if let Some((s, by)) = all
+        .iter()
+        .find(|(s, _)| registry.tasks.get(&s.task_name).is_none())
+    {
+        return Err(SettingError::new(
+            "task_schedules",
+            format!(
+                "schedule '{}' (declared by {by}) names task '{}', which no plugin registers",
+                s.name, s.task_name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The shared state of a pulp-rs process.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -167,6 +203,7 @@ impl App {
     }
 
     async fn assemble(settings: Settings, registry: Registry) -> Result<App, AppError> {
+        check_schedules(&settings, &registry)?;
         let storage = ArtifactStorage::from_settings(&settings)
             .map_err(|e| SettingError::new("storage.url", e.to_string()))?;
         std::fs::create_dir_all(settings.effective_working_directory()).map_err(|e| {
@@ -326,6 +363,11 @@ impl App {
             .into()
     }
 
+    /// Every declared task schedule with who declared it (a plugin's name or `settings`).
+    pub fn task_schedules(&self) -> Vec<(crate::tasking::TaskSchedule, String)> {
+        declared_schedules(&self.inner.settings, &self.inner.registry)
+    }
+
     /// pulp-core's migrations followed by every plugin's.
     pub fn migrations(&self) -> Vec<Migration> {
         let mut all = crate::db::core_migrations();
@@ -343,6 +385,12 @@ impl App {
         let mut roles = crate::rbac::core_locked_roles();
         roles.extend(self.inner.registry.locked_roles.iter().cloned());
         crate::rbac::seed(self.db(), &permissions, &roles).await?;
+        crate::tasking::sync_schedules(self.db(), &self.task_schedules())
+            .await
+            .map_err(|e| match e {
+                crate::tasking::TaskingError::Database(e) => AppError::Database(e),
+                other => AppError::Setting(SettingError::new("task_schedules", other.to_string())),
+            })?;
         Ok(applied)
     }
 
