@@ -12,7 +12,7 @@ mod types;
 
 pub use error::DbError;
 pub use handle::{Backend, Database};
-pub use migrate::{AppliedMigration, Migration};
+pub use migrate::{AppliedMigration, Migration, BREAKS_PREVIOUS_RELEASE};
 pub use transaction::DbTransaction;
 pub use types::PulpId;
 
