@@ -77,10 +77,13 @@ pub(crate) fn validate_core(s: &Settings) -> Result<(), SettingError> {
     crate::tasking::validate_schedules(&s.task_schedules)
         .map_err(|e| SettingError::new("task_schedules", e))?;
     let w = &s.webhooks;
-    if !(w.retry_delay.is_finite() && w.retry_delay > 0.0 && w.max_retry_delay >= w.retry_delay)
-        || !(w.timeout.is_finite() && w.timeout > 0.0)
-        || w.max_attempts == 0
-    {
+    let valid = w.retry_delay.is_finite()
+        && w.retry_delay > 0.0
+        && w.max_retry_delay >= w.retry_delay
+        && w.timeout.is_finite()
+        && w.timeout > 0.0
+        && w.max_attempts > 0;
+    if !valid {
         return Err(SettingError::new(
             "webhooks",
             "retry_delay, timeout and max_attempts must be positive, max_retry_delay at least retry_delay",
