@@ -29,6 +29,14 @@ pub enum AppError {
     /// A database error after connecting.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// A pending migration breaks the code of processes still running an older release.
+    #[error("migration {migration} breaks the previous release, which these processes still run: {processes}; stop them first")]
+    UnsafeUpgrade {
+        /// `app.name` of the first breaking migration.
+        migration: String,
+        /// `name (app_type, versions)` of each older process with a fresh heartbeat.
+        processes: String,
+    },
     /// A storage error after opening it.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -136,6 +144,65 @@ impl AppBuilder {
     }
 }
 
+/// The declared schedules: the plugins' (by plugin name), then the settings' (`settings`).
+fn declared_schedules(
+    settings: &Settings,
+    registry: &Registry,
+) -> Vec<(crate::tasking::TaskSchedule, String)> {
+    let mut all = registry.task_schedules.clone();
+    all.extend(
+        settings
+            .task_schedules
+            .iter()
+            .map(|s| (s.clone(), "settings".to_string())),
+    );
+    all
+}
+
+/// Every schedule names a registered task, and names are unique across plugins and settings.
+fn check_schedules(settings: &Settings, registry: &Registry) -> Result<(), SettingError> {
+    let all = declared_schedules(settings, registry);
+    let list: Vec<_> = all.iter().map(|(s, _)| s.clone()).collect();
+    crate::tasking::validate_schedules(&list)
+        .map_err(|e| SettingError::new("task_schedules", e))?;
+    if let Some((s, by)) = all
+        .iter()
+        .find(|(s, _)| registry.tasks.get(&s.task_name).is_none())
+    {
+        return Err(SettingError::new(
+            "task_schedules",
+            format!(
+                "schedule '{}' (declared by {by}) names task '{}', which no plugin registers",
+                s.name, s.task_name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a process reporting `theirs` (`{component: version}`) runs an older release of a
+/// component than `ours` (numeric dotted versions; a missing component counts as older).
+fn runs_older(theirs: &serde_json::Value, ours: &serde_json::Value) -> bool {
+    let parse = |v: &str| -> Vec<u64> {
+        v.split(['.', '-', '+'])
+            .map_while(|p| p.parse().ok())
+            .collect()
+    };
+    let Some(ours) = ours.as_object() else {
+        return false;
+    };
+    ours.iter().any(|(component, version)| {
+        match (
+            theirs.get(component).and_then(|v| v.as_str()),
+            version.as_str(),
+        ) {
+            (Some(t), Some(o)) => parse(t) < parse(o),
+            (None, _) => component == "core",
+            _ => false,
+        }
+    })
+}
+
 /// The shared state of a pulp-rs process.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -167,6 +234,7 @@ impl App {
     }
 
     async fn assemble(settings: Settings, registry: Registry) -> Result<App, AppError> {
+        check_schedules(&settings, &registry)?;
         let storage = ArtifactStorage::from_settings(&settings)
             .map_err(|e| SettingError::new("storage.url", e.to_string()))?;
         std::fs::create_dir_all(settings.effective_working_directory()).map_err(|e| {
@@ -326,6 +394,11 @@ impl App {
             .into()
     }
 
+    /// Every declared task schedule with who declared it (a plugin's name or `settings`).
+    pub fn task_schedules(&self) -> Vec<(crate::tasking::TaskSchedule, String)> {
+        declared_schedules(&self.inner.settings, &self.inner.registry)
+    }
+
     /// pulp-core's migrations followed by every plugin's.
     pub fn migrations(&self) -> Vec<Migration> {
         let mut all = crate::db::core_migrations();
@@ -336,6 +409,7 @@ impl App {
     /// Applies every pending migration, then stores the declared default access policies
     /// (see [`crate::access_policy::seed`]); returns how many migrations were applied.
     pub async fn migrate(&self) -> Result<usize, AppError> {
+        self.refuse_unsafe_upgrade().await?;
         let applied = self.db().migrate(&self.migrations()).await?.len();
         crate::access_policy::seed(self.db(), &self.access_policies()).await?;
         let mut permissions = crate::rbac::core_permissions();
@@ -343,7 +417,52 @@ impl App {
         let mut roles = crate::rbac::core_locked_roles();
         roles.extend(self.inner.registry.locked_roles.iter().cloned());
         crate::rbac::seed(self.db(), &permissions, &roles).await?;
+        crate::tasking::sync_schedules(self.db(), &self.task_schedules())
+            .await
+            .map_err(|e| match e {
+                crate::tasking::TaskingError::Database(e) => AppError::Database(e),
+                other => AppError::Setting(SettingError::new("task_schedules", other.to_string())),
+            })?;
         Ok(applied)
+    }
+
+    /// Refuses (naming them) when a pending migration breaks the previous release while
+    /// processes of an older release heartbeat.
+    async fn refuse_unsafe_upgrade(&self) -> Result<(), AppError> {
+        let pending = self.db().pending_migrations(&self.migrations()).await?;
+        let Some(breaking) = self
+            .migrations()
+            .into_iter()
+            .filter(|m| m.breaks_previous_release())
+            .map(|m| format!("{}.{}", m.app, m.name))
+            .find(|name| pending.contains(name))
+        else {
+            return Ok(());
+        };
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::seconds(self.settings().worker_ttl as i64);
+        let online: Vec<(String, String, sqlx::types::Json<serde_json::Value>)> = crate::on_pool!(self.db(), pool => {
+            sqlx::query_as(
+                "SELECT name, app_type, versions FROM core_appstatus WHERE last_heartbeat >= $1 ORDER BY name",
+            )
+            .bind(cutoff)
+            .fetch_all(pool)
+            .await
+            .map_err(DbError::from)?
+        });
+        let ours = self.component_versions();
+        let older: Vec<String> = online
+            .into_iter()
+            .filter(|(_, _, versions)| runs_older(&versions.0, &ours))
+            .map(|(name, app_type, versions)| format!("{name} ({app_type}, {})", versions.0))
+            .collect();
+        if older.is_empty() {
+            return Ok(());
+        }
+        Err(AppError::UnsafeUpgrade {
+            migration: breaking,
+            processes: older.join(", "),
+        })
     }
 
     /// The default access policy of every viewset: pulp-core's, then the plugins' (a plugin

@@ -42,6 +42,7 @@ pub mod status;
 pub mod storage;
 pub mod tasking;
 pub mod validation;
+pub mod webhooks;
 pub mod wire;
 
 #[cfg(feature = "testing")]

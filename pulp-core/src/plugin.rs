@@ -101,6 +101,7 @@ pub struct Registry {
     pub(crate) permissions: Vec<crate::rbac::PermissionDecl>,
     pub(crate) locked_roles: Vec<crate::rbac::LockedRole>,
     pub(crate) replicators: crate::replication::Replicators,
+    pub(crate) task_schedules: Vec<(crate::tasking::TaskSchedule, String)>,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -126,6 +127,14 @@ pub struct DetailType {
 }
 
 impl Registry {
+    /// Declares a task schedule: its task is dispatched once per interval across every
+    /// process (listed at `/task-schedules/`; settings may declare more).
+    pub fn task_schedule(&mut self, schedule: crate::tasking::TaskSchedule) -> &mut Self {
+        let owner = self.owner.clone();
+        self.task_schedules.push((schedule, owner));
+        self
+    }
+
     /// Declares a versioned component (listed by `/status/`).
     pub fn component(&mut self, component: Component) -> &mut Self {
         self.components.push(component);

@@ -17,6 +17,7 @@ const LOWER_LAYERS: &[&str] = &[
     "validation",
     "wire",
     "observe",
+    "webhooks",
     // (2) the domain
     "models",
     "repository",

@@ -133,6 +133,9 @@ pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
         ("orphans/cleanup", admin_only()),
         ("orphans", admin_only()),
         ("access_policies", admin_only()),
+        // Schedules come from settings and plugins; webhooks hold signing secrets.
+        ("task-schedules", admin_only()),
+        ("webhooks", admin_only()),
     ];
     for generic in [
         "content",

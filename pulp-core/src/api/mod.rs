@@ -23,9 +23,11 @@ mod request;
 mod routes;
 mod routes_doc;
 mod serve;
+mod task_schedules;
 mod tasks;
 mod transfer;
 pub mod uploads;
+mod webhooks;
 
 pub use self::observe::{metrics_router, observed};
 /// Timestamps as the API writes them (they live with the other wire forms).

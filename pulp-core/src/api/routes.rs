@@ -49,6 +49,8 @@ pub fn api_routes(app: &App) -> ApiRoutes {
         .anonymous()],
     );
     super::tasks::mount(&mut routes);
+    super::task_schedules::mount(&mut routes);
+    super::webhooks::mount(&mut routes);
     super::access_policies::mount(&mut routes);
     super::rbac::mount(&mut routes, app);
     super::transfer::mount(&mut routes);

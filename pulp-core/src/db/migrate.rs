@@ -20,6 +20,23 @@ pub struct Migration {
     pub postgres: &'static str,
 }
 
+/// The line that marks a migration as breaking the previous release's code (a dropped or
+/// renamed column it still reads, …). Migrations without it declare that code of the
+/// previous release keeps working on the migrated schema (additive changes).
+pub const BREAKS_PREVIOUS_RELEASE: &str = "-- breaks-previous-release";
+
+impl Migration {
+    /// Whether code of the previous release stops working once this is applied (its SQL
+    /// holds a [`BREAKS_PREVIOUS_RELEASE`] line); `migrate` then refuses to run while
+    /// older processes heartbeat.
+    pub fn breaks_previous_release(&self) -> bool {
+        [self.sqlite, self.postgres].iter().any(|sql| {
+            sql.lines()
+                .any(|line| line.trim() == BREAKS_PREVIOUS_RELEASE)
+        })
+    }
+}
+
 /// A migration that [`Database::migrate`] applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {

@@ -12,7 +12,7 @@ mod types;
 
 pub use error::DbError;
 pub use handle::{Backend, Database};
-pub use migrate::{AppliedMigration, Migration};
+pub use migrate::{AppliedMigration, Migration, BREAKS_PREVIOUS_RELEASE};
 pub use transaction::DbTransaction;
 pub use types::PulpId;
 
@@ -122,6 +122,12 @@ pub fn core_migrations() -> Vec<Migration> {
             name: "0017_upstream_pulps",
             sqlite: include_str!("migrations/core_0017_upstream_pulps.sqlite.sql"),
             postgres: include_str!("migrations/core_0017_upstream_pulps.postgres.sql"),
+        },
+        Migration {
+            app: "core",
+            name: "0018_schedules_webhooks",
+            sqlite: include_str!("migrations/core_0018_schedules_webhooks.sqlite.sql"),
+            postgres: include_str!("migrations/core_0018_schedules_webhooks.postgres.sql"),
         },
     ]
 }

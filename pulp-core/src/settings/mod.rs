@@ -8,6 +8,8 @@ mod model;
 mod validate;
 
 pub use layers::{SettingsLoader, SettingsSources, DEFAULT_SETTINGS_FILE, MERGE_MARKER};
-pub use model::{LogFormat, LoggingSettings, MetricsSettings, Settings, StorageSettings};
+pub use model::{
+    LogFormat, LoggingSettings, MetricsSettings, Settings, StorageSettings, WebhookSettings,
+};
 pub(crate) use validate::redact;
 pub use validate::{SettingError, SettingsValidator};

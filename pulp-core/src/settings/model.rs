@@ -97,6 +97,31 @@ impl Default for MetricsSettings {
     }
 }
 
+/// Webhook deliveries (a pulp-rs extension).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Seconds before the first retry of a failed delivery; each retry waits twice as long.
+    pub retry_delay: f64,
+    /// Longest wait between retries, in seconds.
+    pub max_retry_delay: f64,
+    /// Attempts after which a delivery is given up (state `failed`).
+    pub max_attempts: u32,
+    /// Seconds a receiver has to answer.
+    pub timeout: f64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            retry_delay: 10.0,
+            max_retry_delay: 3600.0,
+            max_attempts: 10,
+            timeout: 10.0,
+        }
+    }
+}
+
 /// All settings of a pulp-rs process.
 ///
 /// Keys are the lower-case forms of Pulp's setting names; the environment variable of a
@@ -144,6 +169,11 @@ pub struct Settings {
     pub allowed_export_paths: Vec<PathBuf>,
     /// Directories imports may read from (Pulp's `ALLOWED_IMPORT_PATHS`); empty: none.
     pub allowed_import_paths: Vec<PathBuf>,
+    /// Tasks dispatched every interval (`[[task_schedules]]`: `name`, `task_name`, `args`,
+    /// `dispatch_interval` in seconds), besides those plugins declare.
+    pub task_schedules: Vec<crate::tasking::TaskSchedule>,
+    /// Webhook deliveries.
+    pub webhooks: WebhookSettings,
     /// Settings added by plugins (and any others not known to pulp-core).
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -172,6 +202,8 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             allowed_export_paths: Vec::new(),
             allowed_import_paths: Vec::new(),
+            task_schedules: Vec::new(),
+            webhooks: WebhookSettings::default(),
             extra: BTreeMap::new(),
         }
     }

@@ -74,6 +74,21 @@ pub(crate) fn validate_core(s: &Settings) -> Result<(), SettingError> {
         }
         validate_level(&format!("logging.levels.{target}"), level)?;
     }
+    crate::tasking::validate_schedules(&s.task_schedules)
+        .map_err(|e| SettingError::new("task_schedules", e))?;
+    let w = &s.webhooks;
+    let valid = w.retry_delay.is_finite()
+        && w.retry_delay > 0.0
+        && w.max_retry_delay >= w.retry_delay
+        && w.timeout.is_finite()
+        && w.timeout > 0.0
+        && w.max_attempts > 0;
+    if !valid {
+        return Err(SettingError::new(
+            "webhooks",
+            "retry_delay, timeout and max_attempts must be positive, max_retry_delay at least retry_delay",
+        ));
+    }
     if let Some(bind) = &s.metrics.worker_bind {
         s.metrics_worker_socket(bind)?;
     }

@@ -22,6 +22,7 @@ mod queue;
 mod record;
 mod registry;
 mod runner;
+mod schedule;
 mod scheduler;
 mod state;
 mod wakeup;
@@ -37,6 +38,10 @@ pub use record::{unfinished_count, Task};
 pub(crate) use record::{TaskRow, TASK_COLUMNS};
 pub(crate) use registry::register_builtin;
 pub use registry::{TaskFn, TaskFunctions, TaskOutput};
+pub use schedule::{
+    dispatch_due_schedules, sync_schedules, validate_schedules, StoredSchedule, TaskSchedule,
+    SCHEDULE_COLUMNS,
+};
 pub use state::TaskState;
 pub use wakeup::Wakeup;
 pub use worker::{reap_missing_workers, OnlineWorker, Worker, WorkerOptions};

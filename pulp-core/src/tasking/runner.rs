@@ -137,6 +137,10 @@ pub(crate) async fn record_end(app: &App, ended: Ended) {
         }
     }
     app.wakeup().notify();
+    // The end is committed: the outbox write cannot hold the task or its reservations.
+    if let Err(e) = crate::webhooks::task_ended(app.db(), id).await {
+        tracing::warn!(task = %id, error = %e, "could not record the webhook events of a task");
+    }
 }
 
 async fn execute(app: &App, task: Task, working_dir: &Path) -> Outcome {

@@ -114,6 +114,24 @@ impl OnlineWorker {
         if let Err(e) = reap_missing_workers(&db, ttl).await {
             tracing::warn!(error = %e, "could not check for missing workers");
         }
+        // Every worker looks for due schedules; the database lets one dispatch each.
+        if let Err(e) = super::sync_schedules(&db, &this.app.task_schedules()).await {
+            tracing::warn!(error = %e, "could not record the task schedules");
+        }
+        let scheduling = (!this.options.burst).then(|| {
+            tokio::spawn(super::schedule::schedule_loop(
+                this.app.clone(),
+                poll.min(Duration::from_secs(1)),
+                stop_helpers.clone(),
+            ))
+        });
+        let delivering = (!this.options.burst).then(|| {
+            tokio::spawn(crate::webhooks::delivery_loop(
+                this.app.clone(),
+                poll.min(Duration::from_secs(1)),
+                stop_helpers.clone(),
+            ))
+        });
         let mut ran = 0;
         // On PostgreSQL the end of a task is committed (a durable WAL flush) while the worker
         // claims and runs the next one: a task that conflicts with the ending one cannot be
@@ -165,6 +183,9 @@ impl OnlineWorker {
         }
         stop_helpers.cancel();
         let _ = beating.await;
+        for helper in [scheduling, delivering].into_iter().flatten() {
+            let _ = helper.await;
+        }
         if let Some(listening) = listening {
             let _ = listening.await;
         }
