@@ -111,5 +111,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0013_rbac.sqlite.sql"),
             postgres: include_str!("migrations/core_0013_rbac.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0015_content_guards",
+            sqlite: include_str!("migrations/core_0015_content_guards.sqlite.sql"),
+            postgres: include_str!("migrations/core_0015_content_guards.postgres.sql"),
+        },
     ]
 }
