@@ -174,16 +174,14 @@ impl<T: GuardType> TypedCheck<T> {
 }
 
 impl<T: GuardType> ContentGuardCheck for TypedCheck<T> {
-    fn check(
+    async fn check(
         &self,
         app: &App,
         request: &Parts,
         guard: &ContentGuard,
-    ) -> impl Future<Output = Result<(), GuardDenied>> + Send {
-        async move {
-            let model = self.model(app, guard).await?;
-            T::permit(app, request, &model).await
-        }
+    ) -> Result<(), GuardDenied> {
+        let model = self.model(app, guard).await?;
+        T::permit(app, request, &model).await
     }
 }
 

@@ -9,12 +9,15 @@ pub use crate::content_guard::{ContentGuardCheck, GuardCheck, GuardDenied};
 use crate::db::{Database, PulpId};
 use crate::models::{get_master, ContentGuard, ContentGuardKind, ModelError};
 
+/// A guard (`None`: gone) and when it was read.
+type Cached = (Option<Arc<ContentGuard>>, Instant);
+
 /// Guards by id, each kept for the distribution snapshot's time: a guarded request costs no
 /// guard query.
 #[derive(Debug)]
 pub(crate) struct GuardCache {
     ttl: Duration,
-    guards: Mutex<HashMap<PulpId, (Option<Arc<ContentGuard>>, Instant)>>,
+    guards: Mutex<HashMap<PulpId, Cached>>,
 }
 
 impl GuardCache {
