@@ -96,6 +96,11 @@ impl AppBuilder {
             env!("CARGO_PKG_VERSION"),
             "pulpcore.app",
         ));
+        // Core's content-guard types and pulp-certguard's, declared as plugins declare theirs.
+        crate::guards::register_core(&mut registry);
+        registry.owner = "certguard".into();
+        crate::guards::register_certguard(&mut registry);
+        registry.owner = "core".into();
         crate::tasking::register_builtin(&mut registry.tasks);
         for register in &self.core_tasks {
             register(&mut registry.tasks);

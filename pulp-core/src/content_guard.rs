@@ -93,3 +93,107 @@ impl std::fmt::Debug for GuardCheck {
         f.write_str("GuardCheck")
     }
 }
+
+/// Who is asking, as the content app authenticated the request (HTTP Basic against the REST
+/// API's users, or the remote-user header when configured): an extension of the request
+/// head a check reads with `request.extensions.get::<Requester>()`; absent for anonymous
+/// requests and for credentials that did not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    /// The user's id.
+    pub user_id: crate::db::PulpId,
+    /// The user's name.
+    pub username: String,
+    /// Holds every permission.
+    pub is_superuser: bool,
+}
+
+/// A content-guard type with its model and its decision, declared with
+/// [`Registry::guard_type`](crate::plugin::Registry::guard_type): the detail type `T`
+/// (its fields, validated by its [`Validate`](crate::validation::Validate) at create and
+/// update) gets the generic REST API, and `permit` decides on each request for a guarded
+/// distribution, with the guard loaded (and kept while unchanged: a request costs no query).
+pub trait GuardType: crate::models::Detail<Kind = crate::models::ContentGuardKind> {
+    /// `Ok(())` lets the request through; `Err` answers 403 with the reason.
+    fn permit(
+        app: &App,
+        request: &Parts,
+        guard: &crate::models::Model<Self>,
+    ) -> impl Future<Output = Result<(), GuardDenied>> + Send;
+}
+
+type ModelCache<T> = std::collections::HashMap<
+    crate::db::PulpId,
+    (chrono::DateTime<chrono::Utc>, Arc<crate::models::Model<T>>),
+>;
+
+/// The check of a [`GuardType`]: loads the guard's detail once per change of the guard
+/// (the master's `pulp_last_updated` tells), then runs [`GuardType::permit`].
+pub(crate) struct TypedCheck<T: GuardType> {
+    models: std::sync::Mutex<ModelCache<T>>,
+}
+
+impl<T: GuardType> TypedCheck<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            models: std::sync::Mutex::new(Default::default()),
+        }
+    }
+
+    async fn model(
+        &self,
+        app: &App,
+        guard: &ContentGuard,
+    ) -> Result<Arc<crate::models::Model<T>>, GuardDenied> {
+        let cached = self.models.lock().ok().and_then(|m| {
+            m.get(&guard.pulp_id)
+                .filter(|(at, _)| *at == guard.pulp_last_updated)
+                .map(|(_, model)| model.clone())
+        });
+        if let Some(model) = cached {
+            return Ok(model);
+        }
+        let model = crate::models::get::<T>(app.db(), guard.pulp_id)
+            .await
+            .map_err(|e| {
+                tracing::error!(guard = %guard.pulp_id, error = %e, "cannot load a content guard");
+                GuardDenied("The content guard could not be loaded.".into())
+            })?;
+        let model = Arc::new(model);
+        if let Ok(mut models) = self.models.lock() {
+            if models.len() > 4096 {
+                models.clear();
+            }
+            models.insert(
+                guard.pulp_id,
+                (model.master.pulp_last_updated, model.clone()),
+            );
+        }
+        Ok(model)
+    }
+}
+
+impl<T: GuardType> ContentGuardCheck for TypedCheck<T> {
+    async fn check(
+        &self,
+        app: &App,
+        request: &Parts,
+        guard: &ContentGuard,
+    ) -> Result<(), GuardDenied> {
+        let model = self.model(app, guard).await?;
+        T::permit(app, request, &model).await
+    }
+}
+
+/// Runs the check of `guard`'s type on `request` (a guard whose type has no check refuses).
+/// What the content app does for a guarded distribution, and a composite guard for each of
+/// its members.
+pub async fn evaluate(app: &App, request: &Parts, guard: &ContentGuard) -> Result<(), GuardDenied> {
+    match app.content_guard_check(&guard.pulp_type) {
+        Some(check) => check.check(app, request, guard).await,
+        None => Err(GuardDenied(format!(
+            "No check is declared for content guards of type '{}'.",
+            guard.pulp_type
+        ))),
+    }
+}

@@ -28,6 +28,7 @@ pub mod content_app;
 pub mod content_guard;
 pub mod db;
 pub mod download;
+pub mod guards;
 pub mod importexport;
 pub mod models;
 pub mod observe;

@@ -124,6 +124,8 @@ pub struct DetailType {
     pub prn_model: &'static str,
     /// The plugin that declared it.
     pub owner: String,
+    /// Its href parameter's name when not the derived one (see `Detail::HREF_PARAM`).
+    pub href_param: &'static str,
 }
 
 impl Registry {
@@ -229,6 +231,7 @@ impl Registry {
             table: T::TABLE,
             prn_model: T::PRN_MODEL,
             owner: self.owner.clone(),
+            href_param: T::HREF_PARAM,
         });
         self.permissions
             .extend(crate::rbac::PermissionDecl::defaults_of(T::PRN_MODEL));
@@ -327,6 +330,15 @@ impl Registry {
     /// Declares a content-guard type.
     pub fn content_guard<T: Detail<Kind = ContentGuardKind>>(&mut self) -> &mut Self {
         self.detail::<T>()
+    }
+
+    /// Declares a content-guard type with its decision (see
+    /// [`GuardType`](crate::content_guard::GuardType)): the detail type, its REST API
+    /// (`/contentguards/<plugin>/<type>/`, with roles and labels) and its check, which loads
+    /// the guard only when it changed. What core's own guard types are declared with.
+    pub fn guard_type<T: crate::content_guard::GuardType>(&mut self) -> &mut Self {
+        self.content_guard::<T>();
+        self.content_guard_check(T::PULP_TYPE, crate::content_guard::TypedCheck::<T>::new())
     }
 
     /// Adds routes to the content app: `routes(app)` is merged into

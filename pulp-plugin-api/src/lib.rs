@@ -250,6 +250,14 @@ pub mod content_app {
     };
 }
 
+/// Content-guard types with their model (`Registry::guard_type`): the decision, who is
+/// asking, and evaluating any guard.
+pub mod content_guard {
+    pub use pulp_core::content_guard::{
+        evaluate, ContentGuardCheck, GuardDenied, GuardType, Requester,
+    };
+}
+
 /// The sync pipeline (Pulp's stages API): write a [`FirstStage`](pipeline::FirstStage) that
 /// emits [`DeclarativeContent`](pipeline::DeclarativeContent)s of any of the repository
 /// type's content types, and [`DeclarativeVersion`](pipeline::DeclarativeVersion) runs the

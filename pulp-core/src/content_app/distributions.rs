@@ -71,6 +71,8 @@ pub struct DistributionCache {
     ttl: Duration,
     current: std::sync::RwLock<Option<Arc<Snapshot>>>,
     reload: Mutex<()>,
+    /// Guarded distributions are left out of listings (`hide_guarded_distributions`).
+    hide_guarded: bool,
 }
 
 type DistributionRow = (
@@ -105,7 +107,15 @@ impl DistributionCache {
             ttl,
             current: std::sync::RwLock::new(None),
             reload: Mutex::new(()),
+            hide_guarded: false,
         }
+    }
+
+    /// The cache, leaving guarded distributions out of listings when `hide` (Pulp's
+    /// `HIDE_GUARDED_DISTRIBUTIONS`).
+    pub fn hiding_guarded(mut self, hide: bool) -> Self {
+        self.hide_guarded = hide;
+        self
     }
 
     fn fresh(&self) -> Option<Arc<Snapshot>> {
@@ -184,6 +194,7 @@ impl DistributionCache {
             .by_base_path
             .values()
             .filter(|d| !d.hidden && d.base_path.starts_with(prefix))
+            .filter(|d| !(self.hide_guarded && d.content_guard_id.is_some()))
             .map(|d| d.base_path.clone())
             .collect();
         paths.sort();

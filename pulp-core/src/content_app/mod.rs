@@ -14,6 +14,7 @@ mod distributions;
 mod file_cache;
 pub mod guard;
 pub mod http;
+mod identity;
 mod listing;
 mod on_demand;
 mod outcome;
@@ -32,15 +33,18 @@ use axum::Router;
 pub use base_path::{check_base_path, validate_base_path};
 pub use distributions::{DistributionCache, ServedDistribution, Source};
 pub use guard::{ContentGuardCheck, GuardDenied};
+pub use identity::REMOTE_USER_SETTING;
 pub use on_demand::OnDemand;
 pub use resolve::{ArtifactFile, ListingEntry, Resolved};
 
 use crate::app::App;
-use crate::models::{get_master, ContentGuardKind};
 use respond::plain;
 
 /// Setting: seconds the content app keeps its snapshot of distributions (default 2).
 pub const CACHE_TTL_SETTING: &str = "content_distribution_cache_ttl";
+/// Setting: guarded distributions are left out of the content app's listings (Pulp's
+/// `HIDE_GUARDED_DISTRIBUTIONS`; default false).
+pub const HIDE_GUARDED_SETTING: &str = "hide_guarded_distributions";
 /// Default of [`CACHE_TTL_SETTING`].
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(2);
 
@@ -73,6 +77,10 @@ pub struct ContentState {
     distributions: DistributionCache,
     files: file_cache::FileCache,
     on_demand: OnDemand,
+    /// Who asked recently (for guarded distributions).
+    identities: identity::Identities,
+    /// Content guards by id, kept as long as the distribution snapshot.
+    guards: guard::GuardCache,
     /// The app's [`served_objects_generation`](App::served_objects_generation) the snapshot
     /// was taken at: a change made by this process (through the API) is seen at once.
     generation: std::sync::atomic::AtomicU64,
@@ -90,9 +98,17 @@ impl ContentState {
             .unwrap_or(DEFAULT_CACHE_TTL);
         Self {
             prefix: normalized_prefix(&settings.content_path_prefix),
-            distributions: DistributionCache::new(ttl),
+            distributions: DistributionCache::new(ttl).hiding_guarded(
+                settings
+                    .extra_value::<bool>(HIDE_GUARDED_SETTING)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(false),
+            ),
             files: file_cache::FileCache::new(ttl),
             on_demand: OnDemand::default(),
+            identities: identity::Identities::new(settings, ttl),
+            guards: guard::GuardCache::new(ttl),
             generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -113,6 +129,7 @@ impl ContentState {
     pub fn invalidate_distributions(&self) {
         self.distributions.invalidate();
         self.files.clear();
+        self.guards.clear();
     }
 
     /// The on-demand downloads.
@@ -371,25 +388,28 @@ async fn serve_path(
     ))
 }
 
-/// 403 when the distribution's content guard refuses the request.
+/// 403 when the distribution's content guard refuses the request (checked before anything
+/// is read or redirected to). The guard sees who is asking (see [`identity`]).
 async fn guard_denies(
-    app: &App,
+    app: &ContentApp,
     parts: &Parts,
     dist: &ServedDistribution,
 ) -> Result<Option<Response>, ContentAppError> {
     let Some(guard_id) = dist.content_guard_id else {
         return Ok(None);
     };
-    let guard = match get_master::<ContentGuardKind>(app.db(), guard_id).await {
-        Ok(guard) => guard,
-        Err(crate::models::ModelError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let state = app.content_state();
+    let Some(guard) = state.guards.get(app.db(), guard_id).await? else {
+        return Ok(None);
     };
-    let Some(check) = app.content_guard_check(&guard.pulp_type) else {
-        return Ok(Some(plain(StatusCode::FORBIDDEN, "403: Forbidden")));
-    };
-    Ok(match check.check(app, parts, &guard).await {
-        Ok(()) => None,
-        Err(denied) => Some(plain(StatusCode::FORBIDDEN, format!("403: {denied}"))),
-    })
+    let mut head = parts.clone();
+    if let Some(who) = state.identities.of(app, parts).await? {
+        head.extensions.insert(who);
+    }
+    Ok(
+        match crate::content_guard::evaluate(app, &head, &guard).await {
+            Ok(()) => None,
+            Err(denied) => Some(plain(StatusCode::FORBIDDEN, format!("403: {denied}"))),
+        },
+    )
 }

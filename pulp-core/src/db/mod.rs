@@ -119,6 +119,12 @@ pub fn core_migrations() -> Vec<Migration> {
         },
         Migration {
             app: "core",
+            name: "0015_content_guards",
+            sqlite: include_str!("migrations/core_0015_content_guards.sqlite.sql"),
+            postgres: include_str!("migrations/core_0015_content_guards.postgres.sql"),
+        },
+        Migration {
+            app: "core",
             name: "0017_upstream_pulps",
             sqlite: include_str!("migrations/core_0017_upstream_pulps.sqlite.sql"),
             postgres: include_str!("migrations/core_0017_upstream_pulps.postgres.sql"),

@@ -73,6 +73,10 @@ pub trait Detail:
     /// Exact-match list filters on the detail's columns, `(query parameter, column)`
     /// (FileContent: `("relative_path", "relative_path")`, `("sha256", "digest")`).
     const API_FILTERS: &'static [(&'static str, &'static str)] = &[];
+    /// Name of its href parameter in the OpenAPI document when Pulp's is not
+    /// `<plugin>_<type>_<kind>_href` (Pulp derives it from the model's class name:
+    /// `r_b_a_c_content_guard_href`); empty for the derived one.
+    const HREF_PARAM: &'static str = "";
 
     /// Adjusts the API response of an object of this type (rename or add fields: FileContent
     /// shows its `digest` as `sha256`). The default shows the serde fields as they are.

@@ -84,6 +84,7 @@ mod tests {
             table: "file_filerepository",
             prn_model: "file.filerepository",
             owner: "file".into(),
+            href_param: "",
         }];
         let id = "0190c5a3-0000-7000-8000-000000000001";
         let (t, o) = object_of_href(

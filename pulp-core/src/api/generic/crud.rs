@@ -93,7 +93,7 @@ fn served_objects_changed<T: Detail>(app: &App) {
     let table = <T::Kind as MasterKind>::TABLE;
     if matches!(
         table,
-        "core_distribution" | "core_publication" | "core_repository"
+        "core_distribution" | "core_publication" | "core_repository" | "core_contentguard"
     ) {
         app.served_objects_changed();
     }

@@ -22,12 +22,13 @@ use crate::api::{base_url, select_fields, ApiError, API_ROOT};
 use crate::app::App;
 use crate::db::PulpId;
 
-const KINDS: [(&str, &str, &str); 5] = [
+const KINDS: [(&str, &str, &str); 6] = [
     ("core_remote", "remotes", "Remotes"),
     ("core_repository", "repositories", "Repositories"),
     ("core_publication", "publications", "Publications"),
     ("core_distribution", "distributions", "Distributions"),
     ("core_content", "content", "Content"),
+    ("core_contentguard", "contentguards", "Contentguards"),
 ];
 
 async fn kind_filters(

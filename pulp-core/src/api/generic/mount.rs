@@ -51,7 +51,11 @@ pub fn names<T: Detail>() -> Names {
         .to_string();
     Names {
         op: format!("{endpoint}_{}", T::ENDPOINT.replace('/', "_")),
-        href: format!("{}_{}_href", T::PULP_TYPE.replace('.', "_"), kind.singular),
+        href: if T::HREF_PARAM.is_empty() {
+            format!("{}_{}_href", T::PULP_TYPE.replace('.', "_"), kind.singular)
+        } else {
+            T::HREF_PARAM.to_string()
+        },
         collection: format!("{API_ROOT}/{endpoint}/{}/", T::ENDPOINT),
         object: format!("{API_ROOT}/{endpoint}/{}/{{id}}/", T::ENDPOINT),
         tag: format!("{}: {}", kind.title, title(plugin)),

@@ -63,9 +63,14 @@ async fn resolve_master(
 pub fn parse_master(app: &App, reference: &str, table: &str) -> Option<PulpId> {
     if let Some(rest) = reference.strip_prefix("prn:") {
         let (model, id) = rest.split_once(':')?;
-        app.detail_types()
-            .iter()
-            .find(|d| d.prn_model == model && d.master_table == table)?;
+        // The master's own PRN (`prn:core.contentguard:<id>`, what a distribution shows as
+        // `content_guard_prn`) names the object too.
+        let master_prn = table.strip_prefix("core_").map(|m| format!("core.{m}"));
+        if master_prn.as_deref() != Some(model) {
+            app.detail_types()
+                .iter()
+                .find(|d| d.prn_model == model && d.master_table == table)?;
+        }
         return uuid::Uuid::parse_str(id).ok().map(PulpId);
     }
     let path = path_of(reference);

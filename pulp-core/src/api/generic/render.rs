@@ -66,6 +66,9 @@ pub async fn render<T: Detail>(app: &App, models: &[Model<T>]) -> Result<Vec<Val
         "core_distribution" => distribution_extras(app, &mut out),
         "core_publication" => publication_extras(app, &ids, &fields, &mut out).await?,
         "core_content" => content_extras(app, &ids, &mut out).await?,
+        "core_contentguard" if T::PULP_TYPE == "core.rbac" => {
+            rbac_guard_extras(app, &ids, &mut out).await?
+        }
         _ => {}
     }
     Ok(out
@@ -250,6 +253,70 @@ async fn content_extras(
             _ => Value::Null,
         };
         map.insert("artifact".into(), artifact);
+    }
+    Ok(())
+}
+
+/// An rbac guard's `users` and `groups`: who holds its download permission on it.
+async fn rbac_guard_extras(
+    app: &App,
+    ids: &[PulpId],
+    out: &mut [Map<String, Value>],
+) -> Result<(), ApiError> {
+    let mut users: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut groups: HashMap<String, Vec<Value>> = HashMap::new();
+    if !ids.is_empty() {
+        let id_texts: Vec<SqlValue> = ids
+            .iter()
+            .map(|id| SqlValue::Text(Some(id.to_string())))
+            .collect();
+        let granting = "JOIN core_role_permissions rp ON rp.role_id = a.role_id \
+             JOIN core_permission p ON p.id = rp.permission_id \
+             AND p.app_label = 'core' AND p.codename = 'download_rbaccontentguard'";
+        let mut filter = SqlWhere::new(app.db().backend());
+        filter.add_in("a.object_id", id_texts.clone());
+        let sql = format!(
+            "SELECT DISTINCT a.object_id, u.pulp_id, u.username FROM core_userrole a \
+             JOIN core_user u ON u.pulp_id = a.user_id {granting} {} ORDER BY u.username",
+            filter.sql()
+        );
+        let rows: Vec<(String, PulpId, String)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        for (object, id, username) in rows {
+            users.entry(object).or_default().push(serde_json::json!({
+                "username": username,
+                "pulp_href": format!("{}/users/{id}/", crate::api::API_ROOT),
+                "prn": format!("prn:auth.user:{id}"),
+            }));
+        }
+        let sql = format!(
+            "SELECT DISTINCT a.object_id, g.id, g.name FROM core_grouprole a \
+             JOIN core_group g ON g.id = a.group_id {granting} {} ORDER BY g.name",
+            filter.sql()
+        );
+        let rows: Vec<(String, i64, String)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        for (object, id, name) in rows {
+            groups.entry(object).or_default().push(serde_json::json!({
+                "name": name,
+                "id": id,
+                "pulp_href": format!("{}/groups/{id}/", crate::api::API_ROOT),
+                "prn": format!("prn:auth.group:{id}"),
+            }));
+        }
+    }
+    for (map, id) in out.iter_mut().zip(ids) {
+        let key = id.to_string();
+        map.insert(
+            "users".into(),
+            Value::Array(users.remove(&key).unwrap_or_default()),
+        );
+        map.insert(
+            "groups".into(),
+            Value::Array(groups.remove(&key).unwrap_or_default()),
+        );
     }
     Ok(())
 }

@@ -53,11 +53,15 @@ fn role_types(app: &App) -> Vec<(String, String, String, String)> {
         out.push((
             format!("{}/{}", detail.kind_endpoint, detail.endpoint),
             detail.prn_model.to_string(),
-            format!(
-                "{}_{}_href",
-                detail.pulp_type.replace('.', "_"),
-                kind.singular
-            ),
+            if detail.href_param.is_empty() {
+                format!(
+                    "{}_{}_href",
+                    detail.pulp_type.replace('.', "_"),
+                    kind.singular
+                )
+            } else {
+                detail.href_param.to_string()
+            },
             kind.title.to_string(),
         ));
     }
