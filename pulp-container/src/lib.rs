@@ -14,6 +14,7 @@
 mod access;
 pub mod media;
 mod models;
+pub mod registry_api;
 pub mod repository;
 pub mod sync;
 
@@ -62,6 +63,7 @@ impl Plugin for ContainerPlugin {
             r.access_policy(viewset, policy);
         }
         access::register_roles(r);
+        r.api_listener_routes(registry_api::routes);
     }
 
     fn name(&self) -> &str {

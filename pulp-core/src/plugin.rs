@@ -100,6 +100,7 @@ pub struct Registry {
     pub(crate) import_export: crate::importexport::ImportExportResources,
     pub(crate) permissions: Vec<crate::rbac::PermissionDecl>,
     pub(crate) locked_roles: Vec<crate::rbac::LockedRole>,
+    pub(crate) listener_routes: Vec<ContentRoutes>,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -325,6 +326,15 @@ impl Registry {
     /// every other path is served from distributions as usual.
     pub fn content_routes(&mut self, routes: ContentRoutes) -> &mut Self {
         self.content_routes.push(routes);
+        self
+    }
+
+    /// Adds routes to the API listener outside `/pulp/api/v3/` (a registry API at `/v2/` and
+    /// its `/token/` endpoint): `routes(app)` is merged into the API router as it is, with
+    /// none of the REST API's authentication, access policies or OpenAPI documentation —
+    /// the plugin authenticates and authorizes these requests itself.
+    pub fn api_listener_routes(&mut self, routes: ContentRoutes) -> &mut Self {
+        self.listener_routes.push(routes);
         self
     }
 

@@ -173,6 +173,12 @@ pub mod rbac {
     pub use pulp_core::rbac::{standard_roles, LockedRole, PermissionDecl};
 }
 
+/// Users: checking a user's password ([`Users::verify`](auth::Users::verify)) for plugins
+/// that authenticate their own routes (see [`Registry::api_listener_routes`]).
+pub mod auth {
+    pub use pulp_core::auth::Users;
+}
+
 /// Repository versions: the [`NewVersion`](repository::NewVersion) scope, the
 /// [`RepositoryType`](repository::RepositoryType) hooks, reading versions and their content,
 /// `content_summary`, deleting versions and `retain_repo_versions`.
