@@ -62,6 +62,21 @@ pub fn access_policies() -> Vec<(&'static str, AccessPolicy)> {
             .when(&repository("sync"))
             .when(&repository("view")),
     );
+    repositories.push(
+        Statement::allow(
+            &[
+                "add",
+                "remove",
+                "tag",
+                "untag",
+                "copy_tags",
+                "copy_manifests",
+            ],
+            AUTHENTICATED,
+        )
+        .when(&repository("modify_content"))
+        .when(&repository("view")),
+    );
     let content = || {
         AccessPolicy::new(vec![
             Statement::allow(&["list", "retrieve"], AUTHENTICATED),

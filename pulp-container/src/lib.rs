@@ -14,6 +14,7 @@
 mod access;
 pub mod media;
 mod models;
+pub mod operations;
 pub mod registry_api;
 pub mod repository;
 pub mod sync;
@@ -64,6 +65,16 @@ impl Plugin for ContainerPlugin {
         }
         access::register_roles(r);
         r.api_listener_routes(registry_api::routes);
+        for task in [
+            operations::ADD_TASK,
+            operations::REMOVE_TASK,
+            operations::TAG_TASK,
+            operations::UNTAG_TASK,
+            operations::COPY_TASK,
+        ] {
+            r.task(task, operations::operation_task);
+        }
+        r.api_routes(operations::mount);
     }
 
     fn name(&self) -> &str {

@@ -85,6 +85,8 @@ async fn describe(db: &Database, id: PulpId) -> Result<String, VersionError> {
 impl RepositoryType for ContainerRepository {
     const CONTENT_TYPES: &'static [&'static str] =
         &[Blob::PULP_TYPE, Manifest::PULP_TYPE, Tag::PULP_TYPE];
+    /// Content enters and leaves through the plugin's operations ([`crate::operations`]).
+    const GENERIC_MODIFY: bool = false;
 
     /// 1. a newer tag of a name replaces the older one;
     /// 2. what tags and manifests in the version need is added, and what was removed while

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use std::future::Future;
 
-use crate::api::generic::{mount_detail, mount_publication, mount_repository, DetailOps};
+use crate::api::generic::{mount_detail, mount_publication, DetailOps};
 use crate::api::{ApiMounter, ApiRoutes};
 use crate::db::Migration;
 use crate::models::{
@@ -295,7 +295,9 @@ impl Registry {
             .insert(T::PULP_TYPE.to_string(), RepositoryHooks::of::<T>());
         self.detail::<T>();
         self.api_mounters
-            .push(ApiMounter::new(mount_repository::<T>));
+            .push(ApiMounter::new(|routes: &mut ApiRoutes| {
+                crate::api::generic::mount_repository_with::<T>(routes, T::GENERIC_MODIFY)
+            }));
         RepositoryRegistration {
             registry: self,
             repository: std::marker::PhantomData,

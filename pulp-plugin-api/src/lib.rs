@@ -173,6 +173,14 @@ pub mod rbac {
     pub use pulp_core::rbac::{standard_roles, LockedRole, PermissionDecl};
 }
 
+/// Plugin REST routes ([`Registry::api_routes`]): the documented route table
+/// ([`ApiRoutes`](api::ApiRoutes)), OpenAPI operations, and the JSON body parser answering
+/// Pulp's 400 shape.
+pub mod api {
+    pub use pulp_core::api::openapi::{Operation, RequestBody, Response};
+    pub use pulp_core::api::{parse_json, ApiRoutes, API_ROOT};
+}
+
 /// Users: checking a user's password ([`Users::verify`](auth::Users::verify)) for plugins
 /// that authenticate their own routes (see [`Registry::api_listener_routes`]).
 pub mod auth {
