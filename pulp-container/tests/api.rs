@@ -185,7 +185,7 @@ pulp_core::db_tests! {
         assert_eq!(tags["count"], 2);
 
         // Blobs: by digest, with their artifact.
-        let config = api.get(&image["config_blob"].as_str().unwrap().to_string()).await;
+        let config = api.get(image["config_blob"].as_str().unwrap()).await;
         assert_eq!(config["digest"], images[0].config.digest());
         assert!(config["artifact"].as_str().unwrap().starts_with("/pulp/api/v3/artifacts/"));
         let blob = api.get(&format!("{BLOBS}?digest={}", images[0].layers[0].digest())).await;
