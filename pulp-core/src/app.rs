@@ -332,6 +332,12 @@ impl App {
         &self.inner.registry.content_routes
     }
 
+    /// Routes plugins add to the API listener outside the REST API
+    /// ([`Registry::api_listener_routes`](crate::plugin::Registry::api_listener_routes)).
+    pub fn api_listener_routes(&self) -> &[crate::plugin::ContentRoutes] {
+        &self.inner.registry.listener_routes
+    }
+
     /// The check of content guards of type `pulp_type`, if a plugin declared one.
     pub fn content_guard_check(&self, pulp_type: &str) -> Option<crate::content_guard::GuardCheck> {
         self.inner.registry.guard_checks.get(pulp_type).cloned()

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use std::future::Future;
 
-use crate::api::generic::{mount_detail, mount_publication, mount_repository, DetailOps};
+use crate::api::generic::{mount_detail, mount_publication, DetailOps};
 use crate::api::{ApiMounter, ApiRoutes};
 use crate::db::Migration;
 use crate::models::{
@@ -102,6 +102,7 @@ pub struct Registry {
     pub(crate) locked_roles: Vec<crate::rbac::LockedRole>,
     pub(crate) replicators: crate::replication::Replicators,
     pub(crate) task_schedules: Vec<(crate::tasking::TaskSchedule, String)>,
+    pub(crate) listener_routes: Vec<ContentRoutes>,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -307,7 +308,9 @@ impl Registry {
             .insert(T::PULP_TYPE.to_string(), RepositoryHooks::of::<T>());
         self.detail::<T>();
         self.api_mounters
-            .push(ApiMounter::new(mount_repository::<T>));
+            .push(ApiMounter::new(|routes: &mut ApiRoutes| {
+                crate::api::generic::mount_repository_with::<T>(routes, T::GENERIC_MODIFY)
+            }));
         RepositoryRegistration {
             registry: self,
             repository: std::marker::PhantomData,
@@ -347,6 +350,15 @@ impl Registry {
     /// every other path is served from distributions as usual.
     pub fn content_routes(&mut self, routes: ContentRoutes) -> &mut Self {
         self.content_routes.push(routes);
+        self
+    }
+
+    /// Adds routes to the API listener outside `/pulp/api/v3/` (a registry API at `/v2/` and
+    /// its `/token/` endpoint): `routes(app)` is merged into the API router as it is, with
+    /// none of the REST API's authentication, access policies or OpenAPI documentation —
+    /// the plugin authenticates and authorizes these requests itself.
+    pub fn api_listener_routes(&mut self, routes: ContentRoutes) -> &mut Self {
+        self.listener_routes.push(routes);
         self
     }
 

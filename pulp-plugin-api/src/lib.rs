@@ -131,8 +131,8 @@ pub mod models {
         RemoteArtifact,
     };
     pub use pulp_core::models::{
-        count, create, delete, find_content, get, get_many, get_master, list, list_masters,
-        save_content, save_new_content, update,
+        count, create, delete, find_content, get, get_many, get_many_of_type, get_master, list,
+        list_masters, save_content, save_new_content, update,
     };
     pub use pulp_core::models::{
         Column, ColumnType, Content, ContentDetail, ContentGuard, Detail, DetailTable,
@@ -212,6 +212,20 @@ pub mod access_policy {
 /// [`standard_roles`](rbac::standard_roles), the usual creator / owner / viewer trio.
 pub mod rbac {
     pub use pulp_core::rbac::{standard_roles, LockedRole, PermissionDecl};
+}
+
+/// Plugin REST routes ([`Registry::api_routes`]): the documented route table
+/// ([`ApiRoutes`](api::ApiRoutes)), OpenAPI operations, and the JSON body parser answering
+/// Pulp's 400 shape.
+pub mod api {
+    pub use pulp_core::api::openapi::{Operation, RequestBody, Response};
+    pub use pulp_core::api::{parse_json, ApiRoutes, API_ROOT};
+}
+
+/// Users: checking a user's password ([`Users::verify`](auth::Users::verify)) for plugins
+/// that authenticate their own routes (see [`Registry::api_listener_routes`]).
+pub mod auth {
+    pub use pulp_core::auth::Users;
 }
 
 /// Repository versions: the [`NewVersion`](repository::NewVersion) scope, the

@@ -81,9 +81,15 @@ struct PasswordArgs {
     random: bool,
 }
 
-/// The plugins this server is built with.
+/// The plugins this server is built with (cargo features `file` and `container`, both
+/// default).
 fn builder() -> AppBuilder {
-    App::builder(SettingsSources::from_environment()).plugin(pulp_file::FilePlugin)
+    let builder = App::builder(SettingsSources::from_environment());
+    #[cfg(feature = "file")]
+    let builder = builder.plugin(pulp_file::FilePlugin);
+    #[cfg(feature = "container")]
+    let builder = builder.plugin(pulp_container::ContainerPlugin);
+    builder
 }
 
 /// Sets (or creates) `username` with the given or a random password (printed).

@@ -75,6 +75,13 @@ pub fn api_router(app: App) -> Router {
         .route(&format!("{API_ROOT}/docs/"), get(docs_page))
         .layer(Extension(doc));
     let limit = app.settings().api_max_body_size;
+    // Plugins' routes outside the REST API (a registry's `/v2/`): their own authentication.
+    let listener = app
+        .api_listener_routes()
+        .iter()
+        .fold(Router::<()>::new(), |r, routes| {
+            r.merge(routes(app.clone()))
+        });
     router
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         // Only matched routes are authenticated: unknown paths answer 404 to anyone.
@@ -92,6 +99,7 @@ pub fn api_router(app: App) -> Router {
         .layer(axum::middleware::from_fn(no_null_characters))
         .layer(axum::middleware::from_fn(panics_are_internal_errors))
         .with_state(app)
+        .merge(listener)
 }
 
 /// Refuses query strings holding NUL characters (no database can store them), as Django does.

@@ -260,7 +260,10 @@ async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiErro
         let mut filter = SqlWhere::new(app.db().backend());
         filter.add_in(
             "t.pulp_id",
-            tasks.iter().map(|t| SqlValue::Id(Some(t.pulp_id))).collect(),
+            tasks
+                .iter()
+                .map(|t| SqlValue::Id(Some(t.pulp_id)))
+                .collect(),
         );
         let sql = format!(
             "SELECT t.pulp_id, u.pulp_id FROM core_task t JOIN core_user u ON u.pulp_id = t.user_id {}",

@@ -66,6 +66,9 @@ struct Inner {
     rate: Option<RateLimiter>,
     max_retries: u32,
     auth: Option<(String, String)>,
+    /// The last Bearer token a registry's challenge was answered with (see
+    /// [`Downloader::open_with`]); sent on the next requests instead of Basic credentials.
+    bearer: std::sync::Mutex<Option<String>>,
 }
 
 /// The downloader of one remote; cheap to clone (the client, the concurrency semaphore and
@@ -187,6 +190,7 @@ impl Downloader {
                 rate: RateLimiter::new(remote.rate_limit),
                 max_retries,
                 auth,
+                bearer: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -246,7 +250,89 @@ impl Downloader {
         }
     }
 
+    /// Like [`Downloader::open`], with `method` (`GET` or `HEAD`) and extra request headers
+    /// (container registries need `Accept` lines naming the manifest types a client takes).
+    /// A `HEAD` response has an empty body; its headers are what a caller reads.
+    pub async fn open_with(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<DownloadResponse, DownloadError> {
+        self.retrying(|| self.request_once(method, url, headers))
+            .await
+    }
+
     async fn open_once(&self, url: &str) -> Result<DownloadResponse, DownloadError> {
+        self.request_once("GET", url, &[]).await
+    }
+
+    /// Answers a registry's `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`
+    /// challenge (the Docker registry token protocol, which OCI registries share): GETs the
+    /// realm with `service` and `scope`, with the remote's Basic credentials if it has some,
+    /// and keeps the token of the JSON answer (`token` or `access_token`). `None` when the
+    /// challenge is not a Bearer one.
+    async fn answer_challenge(
+        &self,
+        url: &str,
+        challenge: &str,
+    ) -> Result<Option<String>, DownloadError> {
+        let Some(params) = challenge
+            .trim()
+            .strip_prefix("Bearer ")
+            .or_else(|| challenge.trim().strip_prefix("bearer "))
+        else {
+            return Ok(None);
+        };
+        let params = parse_challenge(params);
+        let Some(realm) = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v) else {
+            return Ok(None);
+        };
+        let mut realm_url = url::Url::parse(realm)
+            .map_err(|_| DownloadError::InvalidUrl(format!("token realm {realm} of {url}")))?;
+        for (key, value) in params
+            .iter()
+            .filter(|(k, _)| k == "service" || k == "scope")
+        {
+            realm_url.query_pairs_mut().append_pair(key, value);
+        }
+        let mut request = self.inner.client.get(realm_url.clone());
+        if let Some((user, password)) = &self.inner.auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let token_url = realm_url.to_string();
+        let response = request
+            .send()
+            .await
+            .map_err(|e| DownloadError::from_reqwest(&token_url, &e))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(DownloadError::Http {
+                url: token_url,
+                status,
+            });
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| DownloadError::from_reqwest(&token_url, &e))?;
+        let token = body
+            .get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| DownloadError::Http {
+                url: format!("{token_url} (no token in the answer)"),
+                status,
+            })?;
+        Ok(Some(token.to_string()))
+    }
+
+    async fn request_once(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<DownloadResponse, DownloadError> {
         let parsed = url::Url::parse(url).map_err(|_| DownloadError::InvalidUrl(url.into()))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(DownloadError::InvalidUrl(url.into()));
@@ -261,14 +347,43 @@ impl Downloader {
         if let Some(rate) = &self.inner.rate {
             rate.acquire().await;
         }
-        let mut request = self.inner.client.get(parsed);
-        if let Some((user, password)) = &self.inner.auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let response = request
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| DownloadError::InvalidUrl(format!("{method} {url}")))?;
+        let build = |bearer: Option<&str>| {
+            let mut request = self.inner.client.request(method.clone(), parsed.clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            match (bearer, &self.inner.auth) {
+                (Some(token), _) => request.bearer_auth(token),
+                (None, Some((user, password))) => request.basic_auth(user, Some(password)),
+                (None, None) => request,
+            }
+        };
+        let cached = self.inner.bearer.lock().ok().and_then(|t| t.clone());
+        let mut response = build(cached.as_deref())
             .send()
             .await
             .map_err(|e| DownloadError::from_reqwest(url, &e))?;
+        // A registry asking for a Bearer token: answer its challenge once, then retry.
+        if response.status().as_u16() == 401 {
+            let challenge = response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            if let Some(challenge) = challenge {
+                if let Some(token) = self.answer_challenge(url, &challenge).await? {
+                    if let Ok(mut slot) = self.inner.bearer.lock() {
+                        *slot = Some(token.clone());
+                    }
+                    response = build(Some(&token))
+                        .send()
+                        .await
+                        .map_err(|e| DownloadError::from_reqwest(url, &e))?;
+                }
+            }
+        }
         let status = response.status().as_u16();
         if status == 404 || status == 410 {
             return Err(DownloadError::NotFound {
@@ -283,5 +398,57 @@ impl Downloader {
             });
         }
         Ok(DownloadResponse::new(url, response, permit))
+    }
+}
+
+/// The `key=value` pairs of an authentication challenge (values quoted or not).
+fn parse_challenge(params: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        out.push((key, value.to_string()));
+        rest = tail.trim_start().trim_start_matches(',').trim_start();
+    }
+    out
+}
+
+#[cfg(test)]
+mod challenge_tests {
+    use super::parse_challenge;
+
+    #[test]
+    fn a_bearer_challenge_is_split_into_its_parameters() {
+        let got = parse_challenge(
+            r#"realm="http://127.0.0.1:1/token",service="registry",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("realm".to_string(), "http://127.0.0.1:1/token".to_string()),
+                ("service".to_string(), "registry".to_string()),
+                ("scope".to_string(), "repository:a/b:pull,push".to_string()),
+            ]
+        );
+        assert_eq!(parse_challenge("realm=x, service=y").len(), 2);
     }
 }

@@ -40,6 +40,7 @@ pub use master::{
     Publication, Remote, Repository, DEFAULT_DOMAIN,
 };
 pub use single_artifact::SingleArtifactContent;
+pub use store::get_many_of_type;
 pub use store::{
     count, create, delete, find_content, get, get_many, get_master, list, list_masters,
     save_content, save_new_content, update,

@@ -284,6 +284,35 @@ pub async fn get_many<T: Detail>(
     Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
 }
 
+/// The models of type `T` among `ids` (ids of other types, or of nothing, are skipped), in
+/// the order of `ids`: for ids of mixed types, such as a repository version's content, where
+/// [`get_many`] refuses a unit of another type.
+pub async fn get_many_of_type<T: Detail>(
+    db: &Database,
+    ids: &[PulpId],
+) -> Result<Vec<Model<T>>, ModelError> {
+    let types = model_types::<T>();
+    let mut by_id = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(rows_per_statement(1).saturating_sub(1).max(1)) {
+        let sql = format!(
+            "{} WHERE m.pulp_id IN ({}) AND m.pulp_type = ${}",
+            select_model::<T>("LEFT"),
+            placeholders(1, chunk.len()),
+            chunk.len() + 1
+        );
+        let binds = chunk
+            .iter()
+            .map(|id| SqlValue::Id(Some(*id)))
+            .chain(std::iter::once(SqlValue::Text(Some(
+                T::PULP_TYPE.to_string(),
+            ))));
+        for model in fetch_decoded!(db, &sql, binds, &types, decode_model::<T>)? {
+            by_id.insert(model.pulp_id(), model);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
+}
+
 /// The master of kind `K` with id `id`, whatever its type.
 pub async fn get_master<K: MasterKind>(db: &Database, id: PulpId) -> Result<Master<K>, ModelError> {
     let sql = format!(

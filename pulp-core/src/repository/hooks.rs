@@ -16,6 +16,11 @@ pub trait RepositoryType: Detail<Kind = RepositoryKind> {
     /// Content types (`pulp_type`s) its versions may hold; empty: any.
     const CONTENT_TYPES: &'static [&'static str] = &[];
 
+    /// Whether the REST API offers the generic `POST {repository_href}modify/` for this type
+    /// (default yes). A type whose plugin owns how content enters and leaves its versions
+    /// (container repositories: `add/`, `remove/`, `tag/`, …) says `false`.
+    const GENERIC_MODIFY: bool = true;
+
     /// Runs inside the new-version scope, after the changes and before the version becomes
     /// visible: enforce the type's invariants here (remove units a newer one replaces, add
     /// what added units need, refuse with [`VersionError::Refused`]). An error discards the

@@ -25,6 +25,7 @@ pub use masters::mount_kind_lists;
 pub use mount::{mount_detail, names, schema, Names};
 pub use q::apply_q;
 pub use render::{latest_versions, render};
+pub use repositories::mount_repository_with;
 pub use repositories::{
     add_and_remove, delete_version_task, mount_publication, mount_repository, repair_version_task,
     version_response, ADD_AND_REMOVE, DELETE_VERSION, REPAIR_VERSION,

@@ -363,6 +363,14 @@ async fn sync<T: Detail<Kind = RepositoryKind>>(
 
 /// Mounts versions, `modify/` and `sync/` of repository type `T`.
 pub fn mount_repository<T: Detail<Kind = RepositoryKind>>(routes: &mut ApiRoutes) {
+    mount_repository_with::<T>(routes, true)
+}
+
+/// Mounts versions, `modify/` (when `generic_modify`) and `sync/` of repository type `T`.
+pub fn mount_repository_with<T: Detail<Kind = RepositoryKind>>(
+    routes: &mut ApiRoutes,
+    generic_modify: bool,
+) {
     let n = names::<T>();
     let href = format!("{{{}}}", n.href);
     let version_href = format!("{{{}_version_href}}", n.href.trim_end_matches("_href"));
@@ -469,19 +477,21 @@ pub fn mount_repository<T: Detail<Kind = RepositoryKind>>(routes: &mut ApiRoutes
         .body(RequestBody::Schema("Repair".into()))
         .response(202, Answer::Task)],
     );
-    routes.route(
-        &format!("{}modify/", n.object),
-        post(modify::<T>),
-        [Operation::new(
-            "post",
-            &format!("{href}modify/"),
-            &format!("{}_modify", n.op),
-            &n.tag,
-        )
-        .summary("Modify repository")
-        .body(RequestBody::Schema("RepositoryAddRemoveContent".into()))
-        .response(202, Answer::Task)],
-    );
+    if generic_modify {
+        routes.route(
+            &format!("{}modify/", n.object),
+            post(modify::<T>),
+            [Operation::new(
+                "post",
+                &format!("{href}modify/"),
+                &format!("{}_modify", n.op),
+                &n.tag,
+            )
+            .summary("Modify repository")
+            .body(RequestBody::Schema("RepositoryAddRemoveContent".into()))
+            .response(202, Answer::Task)],
+        );
+    }
     routes.route(
         &format!("{}sync/", n.object),
         post(sync::<T>),
