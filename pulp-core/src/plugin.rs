@@ -100,6 +100,8 @@ pub struct Registry {
     pub(crate) import_export: crate::importexport::ImportExportResources,
     pub(crate) permissions: Vec<crate::rbac::PermissionDecl>,
     pub(crate) locked_roles: Vec<crate::rbac::LockedRole>,
+    /// Distribution types serving only publications (pulpcore's `SERVE_FROM_PUBLICATION`).
+    pub(crate) served_from_publication: std::collections::BTreeSet<String>,
 }
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
@@ -312,6 +314,16 @@ impl Registry {
     /// Declares a distribution type.
     pub fn distribution<T: Detail<Kind = DistributionKind>>(&mut self) -> &mut Self {
         self.detail::<T>()
+    }
+
+    /// Declares that distributions of type `T` serve publications only, as pulpcore's
+    /// `SERVE_FROM_PUBLICATION` (pulp_file's): one naming a repository serves the latest
+    /// publication of its versions, one naming a version that version's latest publication,
+    /// and with no such publication every path is a 404 (never the bare version).
+    pub fn serve_from_publication<T: Detail<Kind = DistributionKind>>(&mut self) -> &mut Self {
+        self.served_from_publication
+            .insert(T::PULP_TYPE.to_string());
+        self
     }
 
     /// Declares a content-guard type.

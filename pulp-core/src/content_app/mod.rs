@@ -15,6 +15,7 @@ mod file_cache;
 pub mod guard;
 pub mod http;
 mod listing;
+mod mime;
 mod on_demand;
 mod outcome;
 mod resolve;
@@ -299,13 +300,18 @@ async fn serve_path(
     if let Some(denied) = guard_denies(app, parts, &dist).await? {
         return Ok(Some(denied));
     }
-    if dist.source == Source::Nothing {
+    let source = if app.serves_from_publication(&dist.pulp_type) {
+        resolve::publication_source(db, &dist.source).await?
+    } else {
+        dist.source.clone()
+    };
+    if source == Source::Nothing {
         return Ok(Some(not_found()));
     }
     let name = relative.rsplit('/').next().unwrap_or("");
     if relative.is_empty() || relative.ends_with('/') {
         if matches!(
-            dist.source,
+            source,
             Source::Publication {
                 pass_through: false,
                 ..
@@ -313,7 +319,7 @@ async fn serve_path(
         ) {
             let index = format!("{relative}index.html");
             if let Some(Resolved::Artifact(file)) =
-                resolve::resolve_file(db, &dist.source, &index).await?
+                resolve::resolve_file(db, &source, &index).await?
             {
                 let prepared = respond::Prepared::new(file, "index.html", None);
                 return Ok(Some(
@@ -322,7 +328,7 @@ async fn serve_path(
             }
         }
         return Ok(Some(
-            match resolve::list_directory(db, &dist.source, &relative).await? {
+            match resolve::list_directory(db, &source, &relative).await? {
                 Some(entries) => {
                     let path = percent_encoding::percent_decode_str(parts.uri.path())
                         .decode_utf8_lossy()
@@ -339,7 +345,7 @@ async fn serve_path(
         return Ok(Some(outcome::mark(response, "stored")));
     }
     Ok(Some(
-        match resolve::resolve_file(db, &dist.source, &relative).await? {
+        match resolve::resolve_file(db, &source, &relative).await? {
             Some(Resolved::Artifact(file)) => {
                 let mut bytes = None;
                 if files.enabled() && file.size <= file_cache::CACHED_BYTES_LIMIT {
@@ -361,7 +367,7 @@ async fn serve_path(
                     .await
             }
             None => {
-                if resolve::is_directory(db, &dist.source, &format!("{relative}/")).await? {
+                if resolve::is_directory(db, &source, &format!("{relative}/")).await? {
                     redirect_to_directory(parts)
                 } else {
                     not_found()

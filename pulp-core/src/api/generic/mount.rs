@@ -66,7 +66,10 @@ pub fn schema<T: Detail>() -> Schema {
     let mut fields = common_fields(table != "core_publication");
     fields.extend(kind_fields(table));
     for column in T::COLUMNS {
-        let field = column_field(column);
+        let mut field = column_field(column);
+        if T::READ_ONLY_COLUMNS.contains(&column.name) {
+            field = field.read_only();
+        }
         if !fields.iter().any(|f| f.name == field.name) {
             fields.push(field);
         }
