@@ -273,6 +273,17 @@ impl App {
             .contains(pulp_type)
     }
 
+    /// The extra headers distributions of `pulp_type` send with the file at `path` (see
+    /// [`Registry::content_headers`](crate::plugin::Registry::content_headers)).
+    pub fn content_headers_for(&self, pulp_type: &str, path: &str) -> Vec<(String, String)> {
+        self.inner
+            .registry
+            .content_headers
+            .get(pulp_type)
+            .map(|headers| headers(path))
+            .unwrap_or_default()
+    }
+
     /// Notes that a distribution, publication or repository changed, so that whatever
     /// caches what they serve in this process (the content app) reloads it at once; other
     /// processes see the change when their caches expire.

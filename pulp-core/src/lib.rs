@@ -37,6 +37,7 @@ pub mod publication;
 pub mod rbac;
 pub mod repository;
 pub mod settings;
+pub mod signing;
 pub mod status;
 pub mod storage;
 pub mod tasking;

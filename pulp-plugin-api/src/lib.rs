@@ -90,8 +90,8 @@ pub use pulp_core::api::ApiError;
 pub use pulp_core::app::{App, AppBuilder, AppError};
 pub use pulp_core::db::{Backend, Database, DbError, DbTransaction, Migration, PulpId};
 pub use pulp_core::plugin::{
-    Component, ContentRoutes, DetailType, Plugin, Registry, RepositoryRegistration, TaskFunction,
-    PULP_API_VERSION,
+    Component, ContentHeaders, ContentRoutes, DetailType, Plugin, Registry, RepositoryRegistration,
+    TaskFunction, PULP_API_VERSION,
 };
 pub use pulp_core::settings::{SettingError, Settings, SettingsSources};
 pub use pulp_core::storage::{
@@ -213,6 +213,13 @@ pub mod importexport {
 /// by the content app.
 pub mod publication {
     pub use pulp_core::publication::*;
+}
+
+/// Signing services: [`sign_file`](signing::sign_file) signs a file with a service added by
+/// `pulp-server add-signing-service` (its script writes a detached ASCII-armored
+/// signature); [`get_by_name`](signing::get_by_name) finds one.
+pub mod signing {
+    pub use pulp_core::signing::*;
 }
 
 /// Tasking: the [`TaskContext`](tasking::TaskContext) a task function gets, dispatching,

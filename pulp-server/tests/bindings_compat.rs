@@ -34,6 +34,16 @@ async fn api(t: &TestDatabase, import_dir: Option<&Path>) -> Api {
     }
     let app = App::builder(SettingsSources::defaults_only())
         .plugin(pulp_file::FilePlugin)
+        // A plugin's per-path headers (pulpcore's `content_headers_for`).
+        .plugin(|r: &mut pulp_core::Registry| {
+            r.content_headers::<pulp_file::FileDistribution>(|path| {
+                if path.ends_with(".csv") {
+                    vec![("Cache-Control".into(), "no-cache".into())]
+                } else {
+                    Vec::new()
+                }
+            });
+        })
         .build_with(settings)
         .await
         .expect("build");
@@ -269,10 +279,12 @@ pulp_core::db_tests! {
         api.finish(&task).await;
         let r = api.content_get("/pulp/content/d/custom.csv").await;
         assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-cache");
         assert!(r.text().await.expect("text").contains("with,comma.txt"));
         let r = api.content_get("/pulp/content/d/data.tar.zst").await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "application/zstd");
+        assert!(r.headers().get("cache-control").is_none());
         let r = api.content_get("/pulp/content/d/empty.bin").await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.bytes().await.expect("body").len(), 0);
@@ -328,6 +340,39 @@ pulp_core::db_tests! {
         assert_eq!(root["tasks"], format!("{}/pulp/api/v3/tasks/", api.base), "{root}");
         assert!(root["repositories/file/file"].is_string(), "{root}");
         assert!(root.get("repositories/file/file/{id}/versions").is_none());
+    }
+
+    async fn regex_lookups(t: &TestDatabase) {
+        let api = api(t, None).await;
+        for name in ["alpha", "beta", "Alphabet"] {
+            api.create(REMOTES, json!({"name": name, "url": "http://example.org/PULP_MANIFEST"})).await;
+        }
+        let names = |page: Value| -> Vec<String> {
+            let mut names: Vec<String> = page["results"].as_array().expect("results").iter().filter_map(|r| r["name"].as_str().map(String::from)).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(api.get(&format!("{REMOTES}?name__regex=%5Ealp")).await), ["alpha"]);
+        assert_eq!(names(api.get(&format!("{REMOTES}?name__iregex=%5Ealp")).await), ["Alphabet", "alpha"]);
+        assert_eq!(names(api.get("/pulp/api/v3/remotes/?name__regex=a%24").await), ["alpha", "beta"]);
+        assert_eq!(api.get(&format!("{REMOTES}?name__regex=b.t%24&name__iregex=%5EA")).await["count"], 1);
+        // A pattern that does not compile is a 400 on its parameter, on both databases.
+        let (status, body) = api.call(Method::GET, &format!("{REMOTES}?name__regex=(unclosed"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["name__regex"][0].as_str().is_some_and(|m| m.starts_with("Invalid regular expression")), "{body}");
+        let units: Vec<pulp_file::FileContent> = ["sub/a.txt", "sub/B.TXT", "top.txt"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| pulp_file::FileContent { relative_path: p.to_string(), digest: format!("{i:064x}") })
+            .collect();
+        pulp_core::models::save_content(api.app.db(), units).await.expect("save");
+        let files = api.get("/pulp/api/v3/content/file/files/?relative_path__regex=%5Esub%2F.*%5C.txt%24").await;
+        assert_eq!(files["count"], 1, "{files}");
+        let files = api.get("/pulp/api/v3/content/file/files/?relative_path__iregex=%5Esub%2F.*%5C.txt%24").await;
+        assert_eq!(files["count"], 2, "{files}");
+        let (status, body) = api.call(Method::GET, "/pulp/api/v3/content/file/files/?relative_path__iregex=%5B", None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["relative_path__iregex"].is_array(), "{body}");
     }
 
     async fn file_urls_retries_and_certificates(t: &TestDatabase) {

@@ -4,6 +4,7 @@
 //! The `pulp` executable comes from `PULP_TEST_PULP_CLI` (`.ci/run` installs pulp-cli 0.41 in
 //! a virtualenv and sets it); without it the test is skipped, except under CI.
 
+mod core_api;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -15,14 +16,14 @@ use sha2::Digest;
 use support::{fixture, start_server, PASSWORD};
 
 /// Runs `pulp` against a server, with its own config/cache directory.
-struct Cli {
-    program: PathBuf,
-    home: tempfile::TempDir,
-    api: String,
+pub(crate) struct Cli {
+    pub(crate) program: PathBuf,
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) api: String,
 }
 
 impl Cli {
-    fn run(&self, args: &[&str]) -> Result<String, String> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String, String> {
         let output = Command::new(&self.program)
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
@@ -52,7 +53,7 @@ impl Cli {
     }
 
     /// Runs a command that must succeed, returning its JSON output (`null` for none).
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let out = self.run(args).unwrap_or_else(|e| panic!("{e}"));
         let trimmed = out.trim();
         if trimmed.is_empty() {
@@ -63,7 +64,7 @@ impl Cli {
     }
 }
 
-fn pulp_cli() -> Option<PathBuf> {
+pub(crate) fn pulp_cli() -> Option<PathBuf> {
     required_service("PULP_TEST_PULP_CLI", "the real pulp-cli").map(PathBuf::from)
 }
 

@@ -22,6 +22,7 @@ mod request;
 mod routes;
 mod routes_doc;
 mod serve;
+mod signing;
 mod strict_query;
 mod tasks;
 mod transfer;

@@ -649,7 +649,43 @@ pub fn name_params() -> Vec<Param> {
             FieldType::String,
             "Filter results where name starts with value",
         ),
+        Param::query(
+            "name__regex",
+            FieldType::String,
+            "Filter results where name matches regex value",
+        ),
+        Param::query(
+            "name__iregex",
+            FieldType::String,
+            "Filter results where name matches regex value",
+        ),
     ]
+}
+
+/// The lookups of a timestamp filter `field` (see [`crate::api::list::time_filters`]):
+/// exact, `__gt`, `__gte`, `__lt`, `__lte`, `__isnull`, `__range`.
+pub fn time_params(field: &str) -> Vec<Param> {
+    let mut params: Vec<Param> = ["", "__gt", "__gte", "__lt", "__lte"]
+        .into_iter()
+        .map(|suffix| {
+            Param::query(
+                &format!("{field}{suffix}"),
+                FieldType::DateTime,
+                &format!("Filter results where {field} matches value"),
+            )
+        })
+        .collect();
+    params.push(Param::query(
+        &format!("{field}__isnull"),
+        FieldType::Boolean,
+        &format!("Filter results where {field} has no value"),
+    ));
+    params.push(Param::query(
+        &format!("{field}__range"),
+        FieldType::StringList,
+        &format!("Filter results where {field} is between two comma separated values"),
+    ));
+    params
 }
 
 /// `pulp_href__in`, `pulp_id__in`, `prn__in` (see [`crate::api::list::reference_filters`]).

@@ -47,7 +47,19 @@ pub fn api_routes(app: &App) -> ApiRoutes {
         .response(200, Response::Json)
         .anonymous()],
     );
+    routes.route(
+        &format!("{API_ROOT}/livez/"),
+        get(livez),
+        [
+            Operation::new("get", &format!("{API_ROOT}/livez/"), "livez_read", "Livez")
+                .summary("Inspect liveness of Pulp's REST API.")
+                .params(field_params())
+                .response(200, Response::Empty)
+                .anonymous(),
+        ],
+    );
     super::tasks::mount(&mut routes);
+    super::signing::mount(&mut routes);
     super::access_policies::mount(&mut routes);
     super::rbac::mount(&mut routes, app);
     super::transfer::mount(&mut routes);
@@ -70,6 +82,7 @@ pub fn api_router(app: App) -> Router {
     let doc = Arc::new(doc);
     let docs = Router::new()
         .route(&format!("{API_ROOT}/docs/api.json"), get(api_json))
+        .route(&format!("{API_ROOT}/docs/api.yaml"), get(api_yaml))
         .route(&format!("{API_ROOT}/docs/"), get(docs_page))
         // The API root, open to anyone as pulpcore's `PulpAPIRootView`.
         .route(&format!("{API_ROOT}/"), get(api_root))
@@ -212,13 +225,37 @@ async fn api_json(
     Extension(doc): Extension<Arc<ApiDoc>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> impl IntoResponse {
+) -> Json<serde_json::Value> {
     let server = format!("{}/", base_url(&headers));
     // pulpcore's `?pk_path=1` (any value): paths with ids instead of hrefs.
     let pk_path = super::QueryParams::parse(query.as_deref())
         .get("pk_path")
         .is_some();
     Json(doc.document_with(app.component_versions(), &server, pk_path))
+}
+
+/// `docs/api.yaml`: the same document; JSON is YAML (1.2), so it is sent as it is, with
+/// the OpenAPI media type drf-spectacular gives its YAML.
+async fn api_yaml(
+    state: State<App>,
+    doc: Extension<Arc<ApiDoc>>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> axum::response::Response {
+    let Json(document) = api_json(state, doc, headers, query).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/vnd.oai.openapi; charset=utf-8",
+        )],
+        serde_json::to_string_pretty(&document).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// `GET /livez/`: 200 while the API answers (no database query, as pulpcore's).
+async fn livez() -> axum::http::StatusCode {
+    axum::http::StatusCode::OK
 }
 
 async fn docs_page(Extension(doc): Extension<Arc<ApiDoc>>) -> Html<String> {

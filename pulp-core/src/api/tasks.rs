@@ -154,9 +154,13 @@ pub(crate) fn mount(routes: &mut super::ApiRoutes) {
         ("name", FieldType::String),
         ("name__contains", FieldType::String),
         ("name__in", FieldType::StringList),
+        ("name__icontains", FieldType::String),
+        ("name__iexact", FieldType::String),
+        ("name__startswith", FieldType::String),
     ] {
         worker_filters.push(q(name, ty));
     }
+    worker_filters.extend(super::openapi::time_params("last_heartbeat"));
     routes.route(
         &format!("{API_ROOT}/workers/"),
         get(list_workers),

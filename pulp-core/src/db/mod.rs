@@ -111,5 +111,11 @@ pub fn core_migrations() -> Vec<Migration> {
             sqlite: include_str!("migrations/core_0013_rbac.sqlite.sql"),
             postgres: include_str!("migrations/core_0013_rbac.postgres.sql"),
         },
+        Migration {
+            app: "core",
+            name: "0016_signing_services",
+            sqlite: include_str!("migrations/core_0016_signing_services.sqlite.sql"),
+            postgres: include_str!("migrations/core_0016_signing_services.postgres.sql"),
+        },
     ]
 }

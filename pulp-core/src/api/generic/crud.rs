@@ -214,6 +214,7 @@ async fn type_filters<T: Detail>(
             &format!("d.{column}"),
             &["", "__in", "__contains"],
         );
+        crate::api::list::regex_filters(&mut filter, &query, param, &format!("d.{column}"))?;
     }
     if table == "core_content" {
         super::content::version_filters(&app, &mut filter, &query).await?;
@@ -239,6 +240,7 @@ pub fn common_filters(
             "m.name",
             crate::api::list::TEXT_LOOKUPS,
         );
+        crate::api::list::regex_filters(filter, query, "name", "m.name")?;
         if let Some(v) = query.get("name__istartswith") {
             filter.add(
                 "LOWER(m.name) LIKE ? ESCAPE '\\'",

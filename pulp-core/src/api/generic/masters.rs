@@ -219,6 +219,18 @@ pub fn mount_kind_lists(routes: &mut ApiRoutes) {
             params.extend(name_params());
         }
         params.extend(common_filter_params());
+        params.extend(crate::api::openapi::time_params("pulp_created"));
+        params.extend(crate::api::openapi::time_params("pulp_last_updated"));
+        if table == "core_distribution" {
+            for (name, ty) in [
+                ("base_path", FieldType::String),
+                ("base_path__contains", FieldType::String),
+                ("base_path__icontains", FieldType::String),
+                ("base_path__in", FieldType::StringList),
+            ] {
+                params.push(Param::query(name, ty, "Filter results by base_path"));
+            }
+        }
         params.push(Param::query(
             "pulp_type__in",
             FieldType::StringList,
