@@ -4,6 +4,7 @@
 //! The `pulp` executable comes from `PULP_TEST_PULP_CLI` (`.ci/run` installs pulp-cli 0.41 in
 //! a virtualenv and sets it); without it the test is skipped, except under CI.
 
+#[path = "cli_e2e/core_api.rs"]
 mod core_api;
 mod support;
 
