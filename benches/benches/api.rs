@@ -1,6 +1,7 @@
 //! REST API figures (issue 6), on SQLite and, when `PULP_TEST_POSTGRES_URL` is set, PostgreSQL:
 //! - the latency of listing 100 file units (first page and a deep page) of a 100,000-unit
-//!   content table, over HTTP on loopback (median and 95th percentile of 300 requests);
+//!   content table, over HTTP on loopback (median and 95th percentile of 300 requests), and
+//!   of the same list filtered by `relative_path__regex` / `__iregex`;
 //! - requests per second of `GET /status/` and of that list, measured with `wrk -t2 -c16 -d5s`
 //!   (when `wrk` is installed).
 //!
@@ -119,11 +120,21 @@ async fn run(name: &str, db: TestDatabase, units: usize) {
     );
     let filtered =
         format!("{base}/pulp/api/v3/content/file/files/?limit=100&relative_path__contains=dir7/");
+    // Regular-expression lookups (SQLite's registered REGEXP, PostgreSQL's `~`/`~*`) over
+    // every unit: the count evaluates the pattern on each row.
+    let regex = format!(
+        "{base}/pulp/api/v3/content/file/files/?limit=100&relative_path__regex=%5Edir7%2Ffile-1%5B0-9%5D*%5C.bin%24"
+    );
+    let iregex = format!(
+        "{base}/pulp/api/v3/content/file/files/?limit=100&relative_path__iregex=DIR7%2FFILE-1"
+    );
     let samples = if measuring() { 300 } else { 20 };
     for (label, url) in [
         ("first page", &first),
         ("middle page", &deep),
         ("filtered page", &filtered),
+        ("regex page", &regex),
+        ("iregex page", &iregex),
     ] {
         let (median, p95) = latencies(&client, url, samples).await;
         println!("{name}: list 100 of {units} units ({label}): median {median:.2?}, p95 {p95:.2?}");

@@ -343,6 +343,26 @@ impl App {
         self.inner.registry.guard_checks.get(pulp_type).cloned()
     }
 
+    /// Whether distributions of `pulp_type` serve publications only (see
+    /// [`Registry::serve_from_publication`](crate::plugin::Registry::serve_from_publication)).
+    pub fn serves_from_publication(&self, pulp_type: &str) -> bool {
+        self.inner
+            .registry
+            .served_from_publication
+            .contains(pulp_type)
+    }
+
+    /// The extra headers distributions of `pulp_type` send with the file at `path` (see
+    /// [`Registry::content_headers`](crate::plugin::Registry::content_headers)).
+    pub fn content_headers_for(&self, pulp_type: &str, path: &str) -> Vec<(String, String)> {
+        self.inner
+            .registry
+            .content_headers
+            .get(pulp_type)
+            .map(|headers| headers(path))
+            .unwrap_or_default()
+    }
+
     /// Notes that a distribution, publication or repository changed, so that whatever
     /// caches what they serve in this process (the content app) reloads it at once; other
     /// processes see the change when their caches expire.

@@ -39,6 +39,7 @@ pub mod rbac;
 pub mod replication;
 pub mod repository;
 pub mod settings;
+pub mod signing;
 pub mod status;
 pub mod storage;
 pub mod tasking;

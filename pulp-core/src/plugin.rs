@@ -103,7 +103,16 @@ pub struct Registry {
     pub(crate) replicators: crate::replication::Replicators,
     pub(crate) task_schedules: Vec<(crate::tasking::TaskSchedule, String)>,
     pub(crate) listener_routes: Vec<ContentRoutes>,
+    /// Distribution types serving only publications (pulpcore's `SERVE_FROM_PUBLICATION`).
+    pub(crate) served_from_publication: std::collections::BTreeSet<String>,
+    /// Extra response headers per distribution type (pulpcore's `content_headers_for`).
+    pub(crate) content_headers: std::collections::BTreeMap<String, ContentHeaders>,
 }
+
+/// The extra response headers a distribution type gives the file at a relative path
+/// (pulpcore's `Distribution.content_headers_for`: `Cache-Control: no-cache` for metadata
+/// that changes at the same path, …). See [`Registry::content_headers`].
+pub type ContentHeaders = fn(&str) -> Vec<(String, String)>;
 
 /// Builds routes a plugin adds to the content app (see [`Registry::content_routes`]).
 pub type ContentRoutes = fn(crate::app::App) -> axum::Router;
@@ -328,6 +337,29 @@ impl Registry {
     /// Declares a distribution type.
     pub fn distribution<T: Detail<Kind = DistributionKind>>(&mut self) -> &mut Self {
         self.detail::<T>()
+    }
+
+    /// Declares that distributions of type `T` serve publications only, as pulpcore's
+    /// `SERVE_FROM_PUBLICATION` (pulp_file's): one naming a repository serves the latest
+    /// publication of its versions, one naming a version that version's latest publication,
+    /// and with no such publication every path is a 404 (never the bare version).
+    pub fn serve_from_publication<T: Detail<Kind = DistributionKind>>(&mut self) -> &mut Self {
+        self.served_from_publication
+            .insert(T::PULP_TYPE.to_string());
+        self
+    }
+
+    /// Declares the extra headers the content app sends with the files served by
+    /// distributions of type `T` (by the file's path relative to the distribution), as
+    /// pulpcore's `Distribution.content_headers_for`; headers that are not valid HTTP are
+    /// left out.
+    pub fn content_headers<T: Detail<Kind = DistributionKind>>(
+        &mut self,
+        headers: ContentHeaders,
+    ) -> &mut Self {
+        self.content_headers
+            .insert(T::PULP_TYPE.to_string(), headers);
+        self
     }
 
     /// Declares a content-guard type.

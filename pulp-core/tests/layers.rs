@@ -29,6 +29,7 @@ const LOWER_LAYERS: &[&str] = &[
     "rbac",
     "auth",
     "status",
+    "signing.rs",
     // the app holds no HTTP types either (the composition root, compose.rs, wires them)
     "app.rs",
 ];

@@ -31,7 +31,7 @@ pub struct FilePlugin;
 pub const DEFAULT_MANIFEST: &str = "PULP_MANIFEST";
 
 /// The plugin's migrations (app `file`).
-pub const MIGRATIONS: [Migration; 2] = [
+pub const MIGRATIONS: [Migration; 3] = [
     Migration {
         app: "file",
         name: "0001_initial",
@@ -43,6 +43,12 @@ pub const MIGRATIONS: [Migration; 2] = [
         name: "0002_set_based_keys",
         sqlite: include_str!("migrations/file_0002_set_based_keys.sqlite.sql"),
         postgres: include_str!("migrations/file_0002_set_based_keys.postgres.sql"),
+    },
+    Migration {
+        app: "file",
+        name: "0003_last_sync_details",
+        sqlite: include_str!("migrations/file_0003_last_sync_details.sqlite.sql"),
+        postgres: include_str!("migrations/file_0003_last_sync_details.postgres.sql"),
     },
 ];
 
@@ -72,6 +78,7 @@ impl Plugin for FilePlugin {
             .sync(SYNC_TASK, sync::sync_task)
             .publish::<FilePublication>(PUBLISH_TASK, publish::publish_task)
             .distribution::<FileDistribution>();
+        r.serve_from_publication::<FileDistribution>();
         r.content_upload::<FileContent>();
         r.export_content::<FileContent>("pulp_file.app.modelresource.FileContentResource")
             .export_repository::<FileRepository>(

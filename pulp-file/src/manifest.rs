@@ -40,12 +40,16 @@ pub fn parse_line(number: usize, line: &str) -> Result<Option<Entry>, ManifestEr
         line: number,
         message,
     };
-    let parts: Vec<&str> = line.split(',').map(str::trim).collect();
+    // The last two commas end the path, as pulp_file splits: a path may hold commas.
+    let mut parts: Vec<&str> = line.rsplitn(3, ',').map(str::trim).collect();
+    parts.reverse();
     let [relative_path, digest, size] = parts[..] else {
         return Err(error(
             "must be: <relative_path>,<digest>,<size>".to_string(),
         ));
     };
+    let unquoted = unquote(relative_path);
+    let relative_path = unquoted.as_str();
     validate_relative_path(relative_path)
         .map_err(|e| error(format!("relative path '{relative_path}': {e}")))?;
     let digest = digest.to_ascii_lowercase();
@@ -60,6 +64,19 @@ pub fn parse_line(number: usize, line: &str) -> Result<Option<Entry>, ManifestEr
         digest,
         size,
     }))
+}
+
+/// A path written as a CSV field (`"a,b.txt"`, `""` for a quote) without its quotes; any
+/// other path as it is.
+fn unquote(path: &str) -> String {
+    match path
+        .strip_prefix('"')
+        .and_then(|p| p.strip_suffix('"'))
+        .filter(|inner| !inner.replace("\"\"", "").contains('"'))
+    {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => path.to_string(),
+    }
 }
 
 /// Every entry of a manifest's text, or the first bad line.

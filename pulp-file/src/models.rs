@@ -123,6 +123,8 @@ pub struct FileRepository {
     pub manifest: Option<String>,
     /// Whether each new version is published automatically.
     pub autopublish: bool,
+    /// What the last sync was made from (read-only; an optimized sync compares it).
+    pub last_sync_details: serde_json::Value,
 }
 
 impl Default for FileRepository {
@@ -130,6 +132,7 @@ impl Default for FileRepository {
         Self {
             manifest: Some(DEFAULT_MANIFEST.to_string()),
             autopublish: false,
+            last_sync_details: serde_json::Value::Object(Default::default()),
         }
     }
 }
@@ -153,7 +156,12 @@ impl Detail for FileRepository {
     type Kind = RepositoryKind;
     const PULP_TYPE: &'static str = "file.file";
     const TABLE: &'static str = "file_filerepository";
-    const COLUMNS: &'static [Column] = &[Column::text("manifest"), Column::bool("autopublish")];
+    const COLUMNS: &'static [Column] = &[
+        Column::text("manifest"),
+        Column::bool("autopublish"),
+        Column::json("last_sync_details"),
+    ];
+    const READ_ONLY_COLUMNS: &'static [&'static str] = &["last_sync_details"];
     const PRN_MODEL: &'static str = "file.filerepository";
     const ENDPOINT: &'static str = "file/file";
 }

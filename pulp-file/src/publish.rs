@@ -11,7 +11,7 @@ use pulp_plugin_api::publication::{
 use pulp_plugin_api::repository::{
     get_version_by_id, version_content_artifacts, RepositoryVersion, VersionError,
 };
-use pulp_plugin_api::tasking::{TaskContext, TaskError, TaskOutput};
+use pulp_plugin_api::tasking::{record_created_resource, TaskContext, TaskError, TaskOutput};
 use pulp_plugin_api::{App, ExpectedArtifact, PulpId, StorageError};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +108,9 @@ pub async fn publish(
         return Err(e);
     }
     publication.master.fields.complete = true;
+    // In the created resources of the task publishing (the publish task, or a sync or
+    // modify whose new version was autopublished).
+    record_created_resource(publication.pulp_href());
     Ok(publication)
 }
 
@@ -137,16 +140,15 @@ async fn manifest_text(app: &App, version: &RepositoryVersion) -> Result<String,
 }
 
 /// The task function of [`PUBLISH_TASK`]: the publication's href goes into
-/// `created_resources`.
+/// `created_resources` ([`publish`] records it).
 pub async fn publish_task(task: TaskContext) -> TaskOutput {
     let args: PublishArgs = task.parse_args()?;
-    let publication = publish(
+    publish(
         task.app(),
         args.repository_version_pk,
         args.manifest.as_deref(),
     )
     .await
     .map_err(|e| TaskError::new(e.to_string()))?;
-    task.add_created_resource(publication.pulp_href());
     Ok(None)
 }

@@ -47,7 +47,7 @@ pulp_plugin_api::testing::db_tests! {
     async fn masters_cast_to_their_detail_and_not_to_another(t: &TestDatabase) {
         let app = app_with(t, other_plugin).await;
         let db = app.db();
-        let labels = Labels::from([("env".to_string(), "prod".to_string())]);
+        let labels = Labels::from([("env".to_string(), Some("prod".to_string()))]);
         let detail = FileRepository { autopublish: true, ..FileRepository::default() };
         let file_repo = models::create(db, labels.clone(), RepositoryFields::new("files"), detail).await.expect("create");
         let other = models::create(db, Labels::new(), RepositoryFields::new("other"), OtherRepository {}).await.expect("create");
@@ -106,11 +106,11 @@ pulp_plugin_api::testing::db_tests! {
         }
         let mut changed = loaded.clone();
         changed.master.fields.url = "https://example.org/other/".into();
-        changed.master.pulp_labels.insert("k".into(), "v".into());
+        changed.master.pulp_labels.insert("k".into(), Some("v".into()));
         let updated = models::update(db, changed).await.expect("update");
         let again = models::get::<FileRemote>(db, remote.pulp_id()).await.expect("get");
         assert_eq!(again.fields().url, "https://example.org/other/");
-        assert_eq!(again.master.pulp_labels.get("k").map(String::as_str), Some("v"));
+        assert_eq!(again.master.pulp_labels.get("k").cloned().flatten().as_deref(), Some("v"));
         assert!(updated.master.pulp_last_updated >= loaded.master.pulp_last_updated);
         // Invalid values are refused by field before reaching the database.
         let mut bad = again.clone();

@@ -145,6 +145,7 @@ pulp_plugin_api::testing::db_tests! {
         let repo = models::create(app.db(), Labels::new(), RepositoryFields::new("auto"), FileRepository {
             manifest: Some("MANIFEST.csv".into()),
             autopublish: true,
+            ..FileRepository::default()
         }).await.expect("repository");
         let version = synced(&app, &fixture, &server, Policy::Immediate, repo.pulp_id()).await;
         let publications: Vec<(PulpId, bool)> = pulp_plugin_api::on_pool!(app.db(), pool => {

@@ -103,6 +103,7 @@ pub async fn sync_task(app: &App, remote: PulpId, repository: PulpId, mirror: bo
         remote_pk: remote,
         repository_pk: repository,
         mirror,
+        optimize: false,
     };
     run_task(app, SYNC_TASK, serde_json::to_value(args).unwrap()).await
 }

@@ -106,8 +106,8 @@ pub use pulp_core::on_pool;
 #[cfg(feature = "testing")]
 pub use pulp_core::on_tx;
 pub use pulp_core::plugin::{
-    Component, ContentRoutes, DetailType, Plugin, Registry, RepositoryRegistration, TaskFunction,
-    PULP_API_VERSION,
+    Component, ContentHeaders, ContentRoutes, DetailType, Plugin, Registry, RepositoryRegistration,
+    TaskFunction, PULP_API_VERSION,
 };
 pub use pulp_core::settings::{SettingError, Settings, SettingsSources};
 pub use pulp_core::storage::{
@@ -237,8 +237,9 @@ pub mod repository {
     pub use pulp_core::repository::{
         contains, content_summary, delete_version, get_version, get_version_by_id, latest_version,
         list_versions, retain_versions, version_content, version_content_artifacts,
-        version_content_ids, version_content_ids_after, version_content_of_type, NewVersion,
-        RepositoryType, RepositoryVersion, VersionContentArtifact, VersionCounts, VersionError,
+        version_content_ids, version_content_ids_after, version_content_of_type,
+        version_lacks_artifacts, NewVersion, RepositoryType, RepositoryVersion,
+        VersionContentArtifact, VersionCounts, VersionError,
     };
 }
 
@@ -319,13 +320,22 @@ pub mod publication {
     };
 }
 
+/// Signing services: [`sign_file`](signing::sign_file) signs a file with a service added by
+/// `pulp-server add-signing-service` (its script writes a detached ASCII-armored
+/// signature); [`get_by_name`](signing::get_by_name) finds one.
+pub mod signing {
+    pub use pulp_core::signing::{
+        get, get_by_name, sign_file, SignedFile, SigningError, SigningService, SIGNING_SERVICE_TYPE,
+    };
+}
+
 /// Tasking: the [`TaskContext`](tasking::TaskContext) a task function gets, dispatching,
 /// progress reports, task groups; the worker for tests (feature `testing`).
 pub mod tasking {
     pub use pulp_core::tasking::{
-        create_task_group, dispatch, mark_group_dispatched, DispatchRequest, GroupProgressReport,
-        ProgressReport, ProgressReporter, Task, TaskContext, TaskError, TaskGroup, TaskOutput,
-        TaskState, TaskingError,
+        create_task_group, dispatch, mark_group_dispatched, record_created_resource,
+        DispatchRequest, GroupProgressReport, ProgressReport, ProgressReporter, Task, TaskContext,
+        TaskError, TaskGroup, TaskOutput, TaskState, TaskingError,
     };
     /// A worker running queued tasks, for tests (feature `testing`).
     #[cfg(feature = "testing")]

@@ -68,6 +68,20 @@ enum Command {
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// Add a signing service (as pulpcore's `add-signing-service`): SCRIPT signs a file with
+    /// the GnuPG key KEY_ID; it is checked by signing a test file.
+    AddSigningService {
+        /// The service's unique name.
+        name: String,
+        /// The absolute path of the signing script.
+        script: String,
+        /// The key (id or fingerprint) the script signs with.
+        #[arg(long = "key-id")]
+        key_id: String,
+        /// The GnuPG home holding the key (default: gpg's own).
+        #[arg(long)]
+        gnupghome: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +208,29 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             password,
         } => {
             set_user_password(&username, superuser, password).await?;
+            return Ok(());
+        }
+        Command::AddSigningService {
+            name,
+            script,
+            key_id,
+            gnupghome,
+        } => {
+            let app = build_app().await?;
+            app.migrate().await?;
+            let service = pulp_core::signing::add_signing_service(
+                app.db(),
+                &name,
+                &script,
+                &key_id,
+                gnupghome.as_deref(),
+            )
+            .await
+            .map_err(|e| ServerError::Usage(e.to_string()))?;
+            println!(
+                "signing service {} added (key {})",
+                service.name, service.pubkey_fingerprint
+            );
             return Ok(());
         }
     };

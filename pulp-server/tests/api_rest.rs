@@ -360,6 +360,7 @@ pulp_core::db_tests! {
         assert_eq!(done["state"], "failed", "{done}");
         let message = done["error"]["description"].as_str().unwrap_or_default();
         assert!(message.contains("relative_path=\"f1\"") && message.contains("overwrite"), "{done}");
+        assert!(message.starts_with("[PLP0023] "), "pulpcore's error code: {done}");
         assert_eq!(api.get(&format!("{repo_href}versions/")).await["count"], 3, "no version made");
         let (status, body) = api.post(&format!("{repo_href}modify/"), json!({"overwrite": "no"})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

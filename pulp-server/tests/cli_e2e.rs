@@ -4,6 +4,8 @@
 //! The `pulp` executable comes from `PULP_TEST_PULP_CLI` (`.ci/run` installs pulp-cli 0.41 in
 //! a virtualenv and sets it); without it the test is skipped, except under CI.
 
+#[path = "cli_e2e/core_api.rs"]
+mod core_api;
 mod support;
 
 #[path = "cli_e2e/importexport.rs"]
@@ -66,7 +68,7 @@ impl Cli {
     }
 }
 
-fn pulp_cli() -> Option<PathBuf> {
+pub(crate) fn pulp_cli() -> Option<PathBuf> {
     required_service("PULP_TEST_PULP_CLI", "the real pulp-cli").map(PathBuf::from)
 }
 

@@ -130,6 +130,10 @@ pub fn core_access_policies() -> Vec<(String, AccessPolicy)> {
             "login",
             AccessPolicy::new(vec![Statement::allow(&["*"], AUTHENTICATED)]),
         ),
+        (
+            "signing-services",
+            AccessPolicy::new(vec![Statement::allow(&["list", "retrieve"], AUTHENTICATED)]),
+        ),
         ("orphans/cleanup", admin_only()),
         ("orphans", admin_only()),
         ("access_policies", admin_only()),

@@ -91,7 +91,9 @@ pub(crate) struct AuthState {
 pub struct AuthenticatedUser(pub String);
 
 fn is_anonymous_path(path: &str) -> bool {
-    path == format!("{API_ROOT}/status/") || path.starts_with(&format!("{API_ROOT}/docs/"))
+    path == format!("{API_ROOT}/status/")
+        || path == format!("{API_ROOT}/livez/")
+        || path.starts_with(&format!("{API_ROOT}/docs/"))
 }
 
 /// The value of cookie `name` of a request.

@@ -452,6 +452,41 @@ pub fn text_filters(
     }
 }
 
+/// Adds `{field}__regex` and `{field}__iregex` (case-insensitive) on a text column: SQLite's
+/// `REGEXP` (registered by the connection), PostgreSQL's `~` / `~*`. A pattern that does not
+/// compile is a 400 on its parameter.
+pub fn regex_filters(
+    filter: &mut SqlWhere,
+    query: &QueryParams,
+    field: &str,
+    column: &str,
+) -> Result<(), ApiError> {
+    for (suffix, insensitive) in [("__regex", false), ("__iregex", true)] {
+        let name = format!("{field}{suffix}");
+        let Some(pattern) = query.get(&name) else {
+            continue;
+        };
+        if let Err(e) = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+        {
+            return Err(ApiError::field(
+                &name,
+                format!("Invalid regular expression: {e}"),
+            ));
+        }
+        let (clause, bound) = match (filter.backend(), insensitive) {
+            (Backend::Sqlite, false) => (format!("{column} REGEXP ?"), pattern.to_string()),
+            // The regex crate's inline flag (the `?` placeholder rule forbids it in SQL).
+            (Backend::Sqlite, true) => (format!("{column} REGEXP ?"), format!("(?i){pattern}")),
+            (Backend::Postgres, false) => (format!("{column} ~ ?"), pattern.to_string()),
+            (Backend::Postgres, true) => (format!("{column} ~* ?"), pattern.to_string()),
+        };
+        filter.add(&clause, [SqlValue::Text(Some(bound))]);
+    }
+    Ok(())
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")

@@ -23,6 +23,8 @@ mod request;
 mod routes;
 mod routes_doc;
 mod serve;
+mod signing;
+mod strict_query;
 mod task_schedules;
 mod tasks;
 mod transfer;

@@ -328,6 +328,9 @@ pub struct Operation {
     pub responses: Vec<(u16, Response)>,
     /// Whether anonymous clients may call it.
     pub anonymous: bool,
+    /// The axum path it is served at (`/pulp/api/v3/remotes/file/file/{id}/`), set when
+    /// mounted: the paths of the `?pk_path=1` document are made from it.
+    pub served_at: Option<String>,
 }
 
 impl Operation {
@@ -347,6 +350,7 @@ impl Operation {
             body: None,
             responses: Vec::new(),
             anonymous: false,
+            served_at: None,
         }
     }
     /// With a summary.
@@ -484,12 +488,23 @@ impl ApiDoc {
 
     /// The OpenAPI 3.1 document.
     pub fn document(&self, app_versions: Value, server: &str) -> Value {
+        self.document_with(app_versions, server, false)
+    }
+
+    /// The OpenAPI 3.1 document; with `pk_path`, pulpcore's `?pk_path=1` variant: paths
+    /// with the objects' ids as parameters (`/pulp/api/v3/repositories/file/file/{pulp_id}/`,
+    /// `…/{repository_pk}/versions/{number}/`) instead of hrefs.
+    pub fn document_with(&self, app_versions: Value, server: &str, pk_path: bool) -> Value {
         let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
         for op in &self.operations {
+            let (path, json) = match (&op.served_at, pk_path) {
+                (Some(served), true) => pk_path_operation(op, served),
+                _ => (op.path.clone(), op.to_json()),
+            };
             paths
-                .entry(op.path.clone())
+                .entry(path)
                 .or_default()
-                .insert(op.method.to_string(), op.to_json());
+                .insert(op.method.to_string(), json);
         }
         let mut schemas: Map<String, Value> = self.schemas.clone().into_iter().collect();
         schemas.insert(
@@ -507,6 +522,8 @@ impl ApiDoc {
                 "title": "Pulp 3 API",
                 "version": "v3",
                 "description": "Fetch, Upload, Organize, and Distribute Software Packages (pulp-rs)",
+                "contact": {"name": "Pulp Team", "email": "pulp-list@redhat.com", "url": "https://pulpproject.org"},
+                "license": {"name": "GNU General Public License v2.0 or later", "identifier": "GPL-2.0-or-later"},
                 "x-pulp-app-versions": app_versions,
                 "x-pulp-domain-enabled": false,
             },
@@ -518,6 +535,39 @@ impl ApiDoc {
             },
         })
     }
+}
+
+/// The `?pk_path=1` form of `op`, served at the axum path `served`: each `{id}` becomes
+/// pulpcore's id parameter (`pulp_id`; `repository_pk`, `exporter_pk`, `importer_pk` for an
+/// object nested below a repository, exporter or importer) and the href parameter goes.
+fn pk_path_operation(op: &Operation, served: &str) -> (String, Value) {
+    let nested = ["versions/", "exports/", "imports/"]
+        .into_iter()
+        .zip(["repository_pk", "exporter_pk", "importer_pk"])
+        .find(|(below, _)| served.contains(&format!("{{id}}/{below}")));
+    let id_name = nested.map_or("pulp_id", |(_, name)| name);
+    let path = served.replace("{id}", &format!("{{{id_name}}}"));
+    let mut json = op.to_json();
+    let names: Vec<String> = path
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .collect();
+    if let Some(Value::Array(params)) = json.get_mut("parameters") {
+        params.retain(|p| p["in"] != "path");
+        for name in names.iter().rev() {
+            let schema = if name == "number" {
+                json!({"type": "integer"})
+            } else {
+                json!({"type": "string", "format": "uuid"})
+            };
+            params.insert(
+                0,
+                json!({"in": "path", "name": name, "required": true, "schema": schema}),
+            );
+        }
+    }
+    (path, json)
 }
 
 /// The parameters every list operation has: paging, ordering and field selection.
@@ -599,7 +649,43 @@ pub fn name_params() -> Vec<Param> {
             FieldType::String,
             "Filter results where name starts with value",
         ),
+        Param::query(
+            "name__regex",
+            FieldType::String,
+            "Filter results where name matches regex value",
+        ),
+        Param::query(
+            "name__iregex",
+            FieldType::String,
+            "Filter results where name matches regex value",
+        ),
     ]
+}
+
+/// The lookups of a timestamp filter `field` (see [`crate::api::list::time_filters`]):
+/// exact, `__gt`, `__gte`, `__lt`, `__lte`, `__isnull`, `__range`.
+pub fn time_params(field: &str) -> Vec<Param> {
+    let mut params: Vec<Param> = ["", "__gt", "__gte", "__lt", "__lte"]
+        .into_iter()
+        .map(|suffix| {
+            Param::query(
+                &format!("{field}{suffix}"),
+                FieldType::DateTime,
+                &format!("Filter results where {field} matches value"),
+            )
+        })
+        .collect();
+    params.push(Param::query(
+        &format!("{field}__isnull"),
+        FieldType::Boolean,
+        &format!("Filter results where {field} has no value"),
+    ));
+    params.push(Param::query(
+        &format!("{field}__range"),
+        FieldType::StringList,
+        &format!("Filter results where {field} is between two comma separated values"),
+    ));
+    params
 }
 
 /// `pulp_href__in`, `pulp_id__in`, `prn__in` (see [`crate::api::list::reference_filters`]).

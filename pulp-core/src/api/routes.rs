@@ -48,9 +48,21 @@ pub fn api_routes(app: &App) -> ApiRoutes {
         .response(200, Response::Json)
         .anonymous()],
     );
+    routes.route(
+        &format!("{API_ROOT}/livez/"),
+        get(livez),
+        [
+            Operation::new("get", &format!("{API_ROOT}/livez/"), "livez_read", "Livez")
+                .summary("Inspect liveness of Pulp's REST API.")
+                .params(field_params())
+                .response(200, Response::Empty)
+                .anonymous(),
+        ],
+    );
     super::tasks::mount(&mut routes);
     super::task_schedules::mount(&mut routes);
     super::webhooks::mount(&mut routes);
+    super::signing::mount(&mut routes);
     super::access_policies::mount(&mut routes);
     super::rbac::mount(&mut routes, app);
     super::transfer::mount(&mut routes);
@@ -68,12 +80,18 @@ pub fn api_routes(app: &App) -> ApiRoutes {
 pub fn api_router(app: App) -> Router {
     let routes = api_routes(&app);
     let actions = Arc::new(super::auth::OperationActions::new(&routes, &app));
+    let known_filters = Arc::new(super::strict_query::KnownFilters::new(&routes));
+    let root_lists = Arc::new(RootLists::new(&routes));
     let (router, doc) = routes.into_parts();
     let doc = Arc::new(doc);
     let docs = Router::new()
         .route(&format!("{API_ROOT}/docs/api.json"), get(api_json))
+        .route(&format!("{API_ROOT}/docs/api.yaml"), get(api_yaml))
         .route(&format!("{API_ROOT}/docs/"), get(docs_page))
-        .layer(Extension(doc));
+        // The API root, open to anyone as pulpcore's `PulpAPIRootView`.
+        .route(&format!("{API_ROOT}/"), get(api_root))
+        .layer(Extension(doc))
+        .layer(Extension(root_lists));
     let limit = app.settings().api_max_body_size;
     // Plugins' routes outside the REST API (a registry's `/v2/`): their own authentication.
     let listener = app
@@ -84,6 +102,11 @@ pub fn api_router(app: App) -> Router {
         });
     router
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        // After authentication (added later, so outside): a list refuses a filter it lacks.
+        .route_layer(axum::middleware::from_fn_with_state(
+            known_filters,
+            super::strict_query::refuse_unknown_filters,
+        ))
         // Only matched routes are authenticated: unknown paths answer 404 to anyone.
         .route_layer(axum::middleware::from_fn_with_state(
             super::auth::AuthState {
@@ -171,13 +194,80 @@ async fn status(
     Ok(Json(select_fields(report, query.as_deref())))
 }
 
+/// The lists directly under the API root (`tasks`, `content/file/files`, …), sorted: what
+/// the API root lists, as Django REST framework's root view lists its router's viewsets.
+#[derive(Debug)]
+struct RootLists(Vec<String>);
+
+impl RootLists {
+    fn new(routes: &ApiRoutes) -> Self {
+        let mut prefixes: Vec<String> = routes
+            .list_params()
+            .keys()
+            .filter_map(|(_, path)| {
+                let prefix = path
+                    .strip_prefix(&format!("{API_ROOT}/"))?
+                    .strip_suffix('/')?;
+                (!prefix.is_empty() && !prefix.contains('{')).then(|| prefix.to_string())
+            })
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        Self(prefixes)
+    }
+}
+
+/// `GET /pulp/api/v3/`: `{"<list>": "<its absolute URL>", …}`.
+async fn api_root(
+    Extension(lists): Extension<Arc<RootLists>>,
+    headers: HeaderMap,
+) -> Json<serde_json::Value> {
+    let base = base_url(&headers);
+    Json(serde_json::Value::Object(
+        lists
+            .0
+            .iter()
+            .map(|prefix| (prefix.clone(), format!("{base}{API_ROOT}/{prefix}/").into()))
+            .collect(),
+    ))
+}
+
 async fn api_json(
     State(app): State<App>,
     Extension(doc): Extension<Arc<ApiDoc>>,
     headers: HeaderMap,
-) -> impl IntoResponse {
+    RawQuery(query): RawQuery,
+) -> Json<serde_json::Value> {
     let server = format!("{}/", base_url(&headers));
-    Json(doc.document(app.component_versions(), &server))
+    // pulpcore's `?pk_path=1` (any value): paths with ids instead of hrefs.
+    let pk_path = super::QueryParams::parse(query.as_deref())
+        .get("pk_path")
+        .is_some();
+    Json(doc.document_with(app.component_versions(), &server, pk_path))
+}
+
+/// `docs/api.yaml`: the same document; JSON is YAML (1.2), so it is sent as it is, with
+/// the OpenAPI media type drf-spectacular gives its YAML.
+async fn api_yaml(
+    state: State<App>,
+    doc: Extension<Arc<ApiDoc>>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> axum::response::Response {
+    let Json(document) = api_json(state, doc, headers, query).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/vnd.oai.openapi; charset=utf-8",
+        )],
+        serde_json::to_string_pretty(&document).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// `GET /livez/`: 200 while the API answers (no database query, as pulpcore's).
+async fn livez() -> axum::http::StatusCode {
+    axum::http::StatusCode::OK
 }
 
 async fn docs_page(Extension(doc): Extension<Arc<ApiDoc>>) -> Html<String> {

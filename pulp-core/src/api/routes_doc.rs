@@ -17,6 +17,8 @@ pub struct ApiRoutes {
     doc: ApiDoc,
     /// `(HTTP method, axum path)` → operation id, for operations that need a user.
     operations: HashMap<(String, String), String>,
+    /// `(HTTP method, axum path)` → the query parameters a list operation declares.
+    list_params: HashMap<(String, String), Vec<String>>,
 }
 
 impl std::fmt::Debug for ApiRoutes {
@@ -43,7 +45,18 @@ impl ApiRoutes {
     ) -> &mut Self {
         let router = std::mem::take(&mut self.router);
         self.router = router.route(path, handler);
-        for operation in operations {
+        for mut operation in operations {
+            operation.served_at = Some(path.to_string());
+            if operation.method == "get" && operation.operation_id.ends_with("_list") {
+                let names = operation
+                    .params
+                    .iter()
+                    .filter(|p| p.location == super::openapi::ParamIn::Query)
+                    .map(|p| p.name.clone())
+                    .collect();
+                self.list_params
+                    .insert(("GET".to_string(), path.to_string()), names);
+            }
             if operation.anonymous {
                 self.doc.operation(operation);
                 continue;
@@ -92,6 +105,11 @@ impl ApiRoutes {
     /// Every `((HTTP method, axum path), operation id)` served that needs a user.
     pub fn operations(&self) -> impl Iterator<Item = (&(String, String), &String)> {
         self.operations.iter()
+    }
+
+    /// The query parameters each list operation declares, by `(HTTP method, axum path)`.
+    pub(crate) fn list_params(&self) -> &HashMap<(String, String), Vec<String>> {
+        &self.list_params
     }
 
     /// The routes and the document.

@@ -154,9 +154,13 @@ pub(crate) fn mount(routes: &mut super::ApiRoutes) {
         ("name", FieldType::String),
         ("name__contains", FieldType::String),
         ("name__in", FieldType::StringList),
+        ("name__icontains", FieldType::String),
+        ("name__iexact", FieldType::String),
+        ("name__startswith", FieldType::String),
     ] {
         worker_filters.push(q(name, ty));
     }
+    worker_filters.extend(super::openapi::time_params("last_heartbeat"));
     routes.route(
         &format!("{API_ROOT}/workers/"),
         get(list_workers),
@@ -274,6 +278,7 @@ async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiErro
         });
         creators.extend(rows);
     }
+    let prns = created_prns(app, tasks.iter().flat_map(|t| t.created_resources.iter())).await?;
     let time = |t: &Option<DateTime<Utc>>| t.as_ref().map(ts);
     Ok(tasks
         .into_iter()
@@ -297,12 +302,119 @@ async fn render_tasks(app: &App, tasks: Vec<Task>) -> Result<Vec<Value>, ApiErro
                 "task_group": task.task_group.map(group_href),
                 "progress_reports": reports.remove(&task.pulp_id).unwrap_or_default(),
                 "created_resources": task.created_resources,
-                "created_resource_prns": [],
+                "created_resource_prns": task
+                    .created_resources
+                    .iter()
+                    .filter_map(|href| prns.get(href).cloned())
+                    .collect::<Vec<String>>(),
                 "reserved_resources_record": task.reserved_resources_record,
                 "result": task.result,
             })
         })
         .collect())
+}
+
+/// The PRN of each created resource (by href) that names an object this server knows:
+/// a detail type's object, a repository version (its id, one query for all), or one of
+/// core's (`artifacts`, `uploads`, `tasks`, exports, imports).
+async fn created_prns<'a>(
+    app: &App,
+    hrefs: impl Iterator<Item = &'a String>,
+) -> Result<HashMap<String, String>, ApiError> {
+    let mut out = HashMap::new();
+    let mut versions: Vec<(String, PulpId, i64)> = Vec::new();
+    for href in hrefs {
+        if out.contains_key(href) {
+            continue;
+        }
+        if let Some((repository, number)) = crate::api::generic::refs::parse_version(app, href) {
+            versions.push((href.clone(), repository, number));
+            continue;
+        }
+        let object = [
+            "core_content",
+            "core_remote",
+            "core_repository",
+            "core_publication",
+            "core_distribution",
+            "core_contentguard",
+        ]
+        .into_iter()
+        .find_map(|table| {
+            let id = crate::api::generic::refs::parse_master(app, href, table)?;
+            let prefix = href.strip_suffix(&format!("{id}/"))?;
+            app.detail_types()
+                .iter()
+                .find(|d| {
+                    d.master_table == table
+                        && prefix.ends_with(&format!("/{}/{}/", d.kind_endpoint, d.endpoint))
+                })
+                .map(|d| crate::wire::prn(d.prn_model, id))
+        });
+        let core = || {
+            let path = href
+                .strip_prefix(&format!("{API_ROOT}/"))?
+                .strip_suffix('/')?;
+            let (head, id) = path.rsplit_once('/')?;
+            let id = PulpId(uuid::Uuid::parse_str(id).ok()?);
+            let model = match head {
+                "artifacts" => "core.artifact",
+                "uploads" => "core.upload",
+                "tasks" => "core.task",
+                "task-groups" => "core.taskgroup",
+                h if h.starts_with("exporters/core/pulp/") && h.ends_with("/exports") => {
+                    "core.pulpexport"
+                }
+                h if h.starts_with("exporters/core/filesystem/") && h.ends_with("/exports") => {
+                    "core.filesystemexport"
+                }
+                h if h.starts_with("importers/core/pulp/") && h.ends_with("/imports") => {
+                    "core.pulpimport"
+                }
+                "exporters/core/pulp" => "core.pulpexporter",
+                "exporters/core/filesystem" => "core.filesystemexporter",
+                "importers/core/pulp" => "core.pulpimporter",
+                _ => return None,
+            };
+            Some(crate::wire::prn(model, id))
+        };
+        if let Some(prn) = object.or_else(core) {
+            out.insert(href.clone(), prn);
+        }
+    }
+    if !versions.is_empty() {
+        let mut filter = SqlWhere::new(app.db().backend());
+        filter.add_in(
+            "repository_id",
+            versions
+                .iter()
+                .map(|(_, r, _)| SqlValue::Id(Some(*r)))
+                .collect(),
+        );
+        filter.add_in(
+            "number",
+            versions
+                .iter()
+                .map(|(_, _, n)| SqlValue::Int(Some(*n)))
+                .collect(),
+        );
+        let sql = format!(
+            "SELECT pulp_id, repository_id, number FROM core_repositoryversion {}",
+            filter.sql()
+        );
+        let rows: Vec<(PulpId, PulpId, i64)> = crate::on_pool!(app.db(), pool => {
+            crate::bind_values!(sqlx::query_as(&sql), filter.values()).fetch_all(pool).await?
+        });
+        for (href, repository, number) in versions {
+            if let Some((id, _, _)) = rows
+                .iter()
+                .find(|(_, r, n)| *r == repository && *n == number)
+            {
+                out.insert(href, crate::wire::prn("core.repositoryversion", *id));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Builds the `WHERE` of a task list from Pulp's filters.

@@ -47,6 +47,8 @@ pub enum Source {
 pub struct ServedDistribution {
     /// Its id.
     pub pulp_id: PulpId,
+    /// Its type (`file.file`).
+    pub pulp_type: String,
     /// Its name.
     pub name: String,
     /// Its base path.
@@ -79,6 +81,7 @@ type DistributionRow = (
     PulpId,
     String,
     String,
+    String,
     bool,
     Option<PulpId>,
     Option<PulpId>,
@@ -92,7 +95,8 @@ type DistributionRow = (
     Option<i64>,
 );
 
-const SNAPSHOT_SQL: &str = "SELECT d.pulp_id, d.name, d.base_path, d.hidden, d.content_guard_id, \
+const SNAPSHOT_SQL: &str =
+    "SELECT d.pulp_id, d.pulp_type, d.name, d.base_path, d.hidden, d.content_guard_id, \
      d.repository_id, d.repository_version_id, d.publication_id, \
      v.repository_id, v.number, p.complete, p.pass_through, pv.repository_id, pv.number \
      FROM core_distribution d \
@@ -205,6 +209,7 @@ impl DistributionCache {
 fn from_row(row: DistributionRow) -> ServedDistribution {
     let (
         pulp_id,
+        pulp_type,
         name,
         base_path,
         hidden,
@@ -249,6 +254,7 @@ fn from_row(row: DistributionRow) -> ServedDistribution {
     };
     ServedDistribution {
         pulp_id,
+        pulp_type,
         name,
         base_path,
         hidden,

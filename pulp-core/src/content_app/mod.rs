@@ -16,6 +16,7 @@ pub mod guard;
 pub mod http;
 mod identity;
 mod listing;
+mod mime;
 mod on_demand;
 mod outcome;
 mod resolve;
@@ -316,13 +317,18 @@ async fn serve_path(
     if let Some(denied) = guard_denies(app, parts, &dist).await? {
         return Ok(Some(denied));
     }
-    if dist.source == Source::Nothing {
+    let source = if app.serves_from_publication(&dist.pulp_type) {
+        resolve::publication_source(db, &dist.source).await?
+    } else {
+        dist.source.clone()
+    };
+    if source == Source::Nothing {
         return Ok(Some(not_found()));
     }
     let name = relative.rsplit('/').next().unwrap_or("");
     if relative.is_empty() || relative.ends_with('/') {
         if matches!(
-            dist.source,
+            source,
             Source::Publication {
                 pass_through: false,
                 ..
@@ -330,7 +336,7 @@ async fn serve_path(
         ) {
             let index = format!("{relative}index.html");
             if let Some(Resolved::Artifact(file)) =
-                resolve::resolve_file(db, &dist.source, &index).await?
+                resolve::resolve_file(db, &source, &index).await?
             {
                 let prepared = respond::Prepared::new(file, "index.html", None);
                 return Ok(Some(
@@ -339,7 +345,7 @@ async fn serve_path(
             }
         }
         return Ok(Some(
-            match resolve::list_directory(db, &dist.source, &relative).await? {
+            match resolve::list_directory(db, &source, &relative).await? {
                 Some(entries) => {
                     let path = percent_encoding::percent_decode_str(parts.uri.path())
                         .decode_utf8_lossy()
@@ -350,42 +356,61 @@ async fn serve_path(
             },
         ));
     }
+    let extra = app.content_headers_for(&dist.pulp_type, &relative);
     let files = &app.content_state().files;
     if let Some(hit) = files.get(dist.pulp_id, &relative) {
         let response = respond::serve_artifact(app, head, &parts.headers, &hit).await;
-        return Ok(Some(outcome::mark(response, "stored")));
+        return Ok(Some(with_headers(
+            outcome::mark(response, "stored"),
+            &extra,
+        )));
     }
-    Ok(Some(
-        match resolve::resolve_file(db, &dist.source, &relative).await? {
-            Some(Resolved::Artifact(file)) => {
-                let mut bytes = None;
-                if files.enabled() && file.size <= file_cache::CACHED_BYTES_LIMIT {
-                    bytes = respond::read_small(app, &file).await.ok();
-                }
-                let prepared = std::sync::Arc::new(respond::Prepared::new(file, name, bytes));
-                if files.enabled() {
-                    files.put(dist.pulp_id, &relative, prepared.clone());
-                }
-                let response = respond::serve_artifact(app, head, &parts.headers, &prepared).await;
-                outcome::mark(response, "stored")
+    let response = match resolve::resolve_file(db, &source, &relative).await? {
+        Some(Resolved::Artifact(file)) => {
+            let mut bytes = None;
+            if files.enabled() && file.size <= file_cache::CACHED_BYTES_LIMIT {
+                bytes = respond::read_small(app, &file).await.ok();
             }
-            Some(Resolved::Remote {
-                content_artifact_id,
-            }) => {
-                app.content_state()
-                    .on_demand
-                    .serve(app, head, content_artifact_id, name)
-                    .await
+            let prepared = std::sync::Arc::new(respond::Prepared::new(file, name, bytes));
+            if files.enabled() {
+                files.put(dist.pulp_id, &relative, prepared.clone());
             }
-            None => {
-                if resolve::is_directory(db, &dist.source, &format!("{relative}/")).await? {
-                    redirect_to_directory(parts)
-                } else {
-                    not_found()
-                }
+            let response = respond::serve_artifact(app, head, &parts.headers, &prepared).await;
+            outcome::mark(response, "stored")
+        }
+        Some(Resolved::Remote {
+            content_artifact_id,
+        }) => {
+            app.content_state()
+                .on_demand
+                .serve(app, head, content_artifact_id, name)
+                .await
+        }
+        None => {
+            if resolve::is_directory(db, &source, &format!("{relative}/")).await? {
+                redirect_to_directory(parts)
+            } else {
+                not_found()
             }
-        },
-    ))
+        }
+    };
+    Ok(Some(with_headers(response, &extra)))
+}
+
+/// `response` with the distribution type's extra headers, when it serves the file.
+fn with_headers(mut response: Response, extra: &[(String, String)]) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    for (name, value) in extra {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// 403 when the distribution's content guard refuses the request (checked before anything

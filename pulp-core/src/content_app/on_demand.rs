@@ -317,16 +317,23 @@ async fn download(
     Ok(())
 }
 
+/// The answer when no remote could give the file: pulpcore's 404.
+fn fetch_failed(reason: &str) -> Response {
+    tracing::warn!(%reason, "on-demand fetch failed");
+    plain(StatusCode::NOT_FOUND, "404: Not Found")
+}
+
 /// A response that streams a flight's file as it grows.
 async fn follow(flight: Arc<Flight>, kind: HeaderValue) -> Response {
     let mut progress = flight.progress.clone();
-    // Wait for the remote's answer: a failure before any byte is a 502.
+    // Wait for the remote's answer: a failure before any byte is a 404, as pulpcore answers
+    // when no remote artifact could be fetched (the reason goes to the log).
     let state = match progress.wait_for(|p| p.stage != Stage::Opening).await {
         Ok(p) => p.clone(),
-        Err(_) => return plain(StatusCode::BAD_GATEWAY, "502: download abandoned"),
+        Err(_) => return fetch_failed("download abandoned"),
     };
     if let Stage::Failed(reason) = &state.stage {
-        return plain(StatusCode::BAD_GATEWAY, format!("502: {reason}"));
+        return fetch_failed(reason);
     }
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, kind);
@@ -411,7 +418,7 @@ fn read_at(file: &std::fs::File, position: u64, len: usize) -> std::io::Result<B
 async fn streamed(app: &App, candidates: Vec<Candidate>, kind: HeaderValue) -> Response {
     let (index, response) = match open_first(&candidates).await {
         Ok(r) => r,
-        Err(reason) => return plain(StatusCode::BAD_GATEWAY, format!("502: {reason}")),
+        Err(reason) => return fetch_failed(&reason),
     };
     let ra = candidates[index].remote_artifact.clone();
     let expected = expected(app, &ra);

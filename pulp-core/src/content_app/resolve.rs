@@ -92,6 +92,47 @@ fn in_version(source: &Source, first: usize) -> Option<(String, Vec<SqlValue>)> 
     ))
 }
 
+/// What a distribution serving publications only (pulpcore's `SERVE_FROM_PUBLICATION`)
+/// serves now: for a repository, the latest complete publication of its versions (highest
+/// version, then newest); for a version, its newest publication; none: nothing.
+pub async fn publication_source(db: &Database, source: &Source) -> Result<Source, ContentAppError> {
+    let (repository_id, number) = match source {
+        Source::Latest { repository_id } => (*repository_id, None),
+        Source::Version {
+            repository_id,
+            number,
+        } => (*repository_id, Some(*number)),
+        other => return Ok(other.clone()),
+    };
+    let sql = format!(
+        "SELECT p.pulp_id, p.pass_through, v.number FROM core_publication p \
+         JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+         WHERE v.repository_id = $1 AND p.complete {} \
+         ORDER BY v.number DESC, p.pulp_created DESC LIMIT 1",
+        if number.is_some() {
+            "AND v.number = $2"
+        } else {
+            ""
+        }
+    );
+    let mut values = vec![SqlValue::Id(Some(repository_id))];
+    if let Some(number) = number {
+        values.push(SqlValue::Int(Some(number)));
+    }
+    let row: Option<(PulpId, bool, i64)> = on_pool!(db, pool => {
+        bind_all!(db.backend(), sqlx::query_as, &sql, values, |q| q.fetch_optional(pool).await?)
+    });
+    Ok(match row {
+        Some((id, pass_through, number)) => Source::Publication {
+            id,
+            pass_through,
+            repository_id,
+            number,
+        },
+        None => Source::Nothing,
+    })
+}
+
 /// What `path` (a file path, relative to the distribution) serves, if anything.
 pub async fn resolve_file(
     db: &Database,

@@ -24,10 +24,9 @@ const PRESIGNED_FOR: Duration = Duration::from_secs(3600);
 
 type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
-/// `Content-Type` of a file by its name's extension.
+/// `Content-Type` of a file by its name's extension (as pulpcore's content app gives it).
 pub fn content_type(name: &str) -> HeaderValue {
-    let guess = mime_guess::from_path(name).first_raw();
-    HeaderValue::from_static(guess.unwrap_or("application/octet-stream"))
+    super::mime::content_type(name)
 }
 
 /// A short plain-text response.

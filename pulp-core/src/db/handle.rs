@@ -61,6 +61,8 @@ impl Database {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
+            // `REGEXP` (the `__regex` list filters; PostgreSQL has `~` natively).
+            .with_regexp()
             // 32 MiB of page cache per connection (SQLite's default is 2 MiB): bulk changes
             // to big repositories touch index pages all over the file. More made a 100,000-file
             // sync's memory grow with the repository (the cache fills as the tables grow).

@@ -125,6 +125,12 @@ pub fn core_migrations() -> Vec<Migration> {
         },
         Migration {
             app: "core",
+            name: "0016_signing_services",
+            sqlite: include_str!("migrations/core_0016_signing_services.sqlite.sql"),
+            postgres: include_str!("migrations/core_0016_signing_services.postgres.sql"),
+        },
+        Migration {
+            app: "core",
             name: "0017_upstream_pulps",
             sqlite: include_str!("migrations/core_0017_upstream_pulps.sqlite.sql"),
             postgres: include_str!("migrations/core_0017_upstream_pulps.postgres.sql"),

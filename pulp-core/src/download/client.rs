@@ -117,6 +117,24 @@ fn headers(remote: &RemoteFields) -> Result<HeaderMap, DownloadError> {
     Ok(map)
 }
 
+/// The `CERTIFICATE` PEM blocks of `text`, without what surrounds them (the human-readable
+/// dump `openssl x509 -text` puts before a block, which pulpcore accepts too).
+fn certificate_blocks(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(length) = rest[start..].find(END) else {
+            break;
+        };
+        out.push_str(&rest[start..start + length + END.len()]);
+        out.push('\n');
+        rest = &rest[start + length + END.len()..];
+    }
+    out
+}
+
 impl Downloader {
     /// The downloader of `remote`: proxy (with `proxy_username`/`proxy_password`), basic
     /// auth (`username`/`password`), client certificate and key, CA bundle,
@@ -149,8 +167,14 @@ impl Downloader {
             builder = builder.proxy(proxy);
         }
         if let Some(ca) = &remote.ca_cert {
-            for cert in
-                reqwest::Certificate::from_pem_bundle(ca.as_bytes()).map_err(invalid("ca_cert"))?
+            let blocks = certificate_blocks(ca);
+            if blocks.is_empty() {
+                return Err(DownloadError::InvalidRemote(
+                    "ca_cert: no PEM certificate found".into(),
+                ));
+            }
+            for cert in reqwest::Certificate::from_pem_bundle(blocks.as_bytes())
+                .map_err(invalid("ca_cert"))?
             {
                 builder = builder.add_root_certificate(cert);
             }
@@ -217,6 +241,10 @@ impl Downloader {
         expected: &ExpectedArtifact,
         dir: &Path,
     ) -> Result<DownloadedFile, DownloadError> {
+        if let Some(path) = super::fetch::local_path(url) {
+            // `file://` (pulpcore's FileDownloader): read locally, nothing to retry.
+            return super::fetch::fetch_local(url, &path, expected, dir).await;
+        }
         self.retrying(|| async {
             let response = self.open_once(url).await?;
             fetch_once(response, expected, dir).await

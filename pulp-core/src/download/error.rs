@@ -103,10 +103,15 @@ impl DownloadError {
         }
     }
 
-    /// Whether trying again may help: connection errors, timeouts, 429 and 5xx.
+    /// Whether trying again may help: connection errors (a body cut short too), timeouts,
+    /// 429 and 5xx, and a body of the wrong size or digest (a truncated or corrupted
+    /// transfer), as pulpcore's downloaders retry them.
     pub fn is_retryable(&self) -> bool {
         match self {
-            DownloadError::Connection { .. } | DownloadError::Timeout { .. } => true,
+            DownloadError::Connection { .. }
+            | DownloadError::Timeout { .. }
+            | DownloadError::SizeMismatch { .. }
+            | DownloadError::DigestMismatch { .. } => true,
             DownloadError::Http { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }

@@ -115,3 +115,94 @@ pub(crate) async fn fetch_once(
         digests,
     })
 }
+
+/// The local path of a `file://` URL (`None` for any other URL).
+pub(crate) fn local_path(url: &str) -> Option<PathBuf> {
+    let parsed = url::Url::parse(url).ok()?;
+    if parsed.scheme() != "file" {
+        return None;
+    }
+    parsed.to_file_path().ok()
+}
+
+/// Opens the file a `file://` URL names (a missing file is [`DownloadError::NotFound`], as a
+/// 404 would be).
+pub(crate) async fn open_local(url: &str, path: &Path) -> Result<tokio::fs::File, DownloadError> {
+    tokio::fs::File::open(path).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            DownloadError::NotFound {
+                url: url.into(),
+                status: 404,
+            }
+        } else {
+            DownloadError::Io {
+                url: url.into(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// [`fetch_once`] of a `file://` URL: the local file copied into a new file under `dir`,
+/// checked the same way.
+pub(crate) async fn fetch_local(
+    url: &str,
+    path: &Path,
+    expected: &ExpectedArtifact,
+    dir: &Path,
+) -> Result<DownloadedFile, DownloadError> {
+    use tokio::io::AsyncReadExt;
+    let io = |source: std::io::Error| DownloadError::Io {
+        url: url.into(),
+        source,
+    };
+    let mut source = open_local(url, path).await?;
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    let target = dir.join(format!("download-{}", uuid::Uuid::new_v4().simple()));
+    let mut guard = Cleanup(Some(target.clone()));
+    let mut file = tokio::fs::File::create(&target).await.map_err(io)?;
+    let mut types: Vec<ChecksumType> = expected.digests.keys().copied().collect();
+    if !types.contains(&ChecksumType::Sha256) {
+        types.push(ChecksumType::Sha256);
+    }
+    let mut hasher = MultiHasher::new(&types);
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = source.read(&mut buffer).await.map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        file.write_all(&buffer[..n]).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    drop(file);
+    let size = hasher.size();
+    if let Some(want) = expected.size {
+        if want != size {
+            return Err(DownloadError::SizeMismatch {
+                url: url.into(),
+                expected: want,
+                actual: size,
+            });
+        }
+    }
+    let digests = hasher.finish();
+    for (kind, want) in &expected.digests {
+        let actual = digests.get(kind).cloned().unwrap_or_default();
+        if !actual.eq_ignore_ascii_case(want) {
+            return Err(DownloadError::DigestMismatch {
+                url: url.into(),
+                kind: *kind,
+                expected: want.clone(),
+                actual,
+            });
+        }
+    }
+    guard.0 = None;
+    Ok(DownloadedFile {
+        path: target,
+        size,
+        digests,
+    })
+}

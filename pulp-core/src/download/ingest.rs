@@ -75,6 +75,15 @@ impl Downloader {
         storage: &ArtifactStorage,
         new_files: Option<NewFiles>,
     ) -> Result<StoredArtifact, DownloadError> {
+        if let Some(path) = super::fetch::local_path(url) {
+            // `file://` (pulpcore's FileDownloader): streamed from the local file.
+            let file = super::fetch::open_local(url, &path).await?;
+            let stream = tokio_util::io::ReaderStream::new(file);
+            return storage
+                .ingest_stream_logged(stream, expected, new_files)
+                .await
+                .map_err(|e| from_storage(url, e));
+        }
         let mut delay = Duration::from_millis(200);
         let mut tries = 0;
         loop {

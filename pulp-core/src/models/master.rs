@@ -11,8 +11,9 @@ use crate::validation::Validate;
 /// Name of the default domain (domains proper come later).
 pub const DEFAULT_DOMAIN: &str = "default";
 
-/// `pulp_labels`: string keys and values.
-pub type Labels = std::collections::BTreeMap<String, String>;
+/// `pulp_labels`: string keys and values; a label may have no value (`null`, as Pulp's
+/// `set_label` with `"value": null` makes).
+pub type Labels = std::collections::BTreeMap<String, Option<String>>;
 
 /// A master row: the common fields and the fields of its kind, whatever its detail type.
 /// Generic code (list every repository, every content unit) works on masters.
@@ -77,6 +78,9 @@ pub trait Detail:
     /// `<plugin>_<type>_<kind>_href` (Pulp derives it from the model's class name:
     /// `r_b_a_c_content_guard_href`); empty for the derived one.
     const HREF_PARAM: &'static str = "";
+    /// Columns the API shows but never takes from a body (FileRepository:
+    /// `last_sync_details`, written by its sync).
+    const READ_ONLY_COLUMNS: &'static [&'static str] = &[];
 
     /// Adjusts the API response of an object of this type (rename or add fields: FileContent
     /// shows its `digest` as `sha256`). The default shows the serde fields as they are.

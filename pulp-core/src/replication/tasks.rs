@@ -90,7 +90,8 @@ impl Run<'_> {
     /// this upstream's label).
     fn manages(&self, object: &LocalObject) -> bool {
         self.server.policy != Policy::Labeled
-            || object.labels.get(UPSTREAM_LABEL).map(String::as_str) == Some(self.label().as_str())
+            || object.labels.get(UPSTREAM_LABEL).and_then(|v| v.as_deref())
+                == Some(self.label().as_str())
     }
 
     async fn dispatch(&self, request: DispatchRequest) -> Result<(), ReplicationError> {

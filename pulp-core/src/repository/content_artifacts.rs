@@ -105,3 +105,25 @@ fn decode<T: ContentDetail>(
         size,
     })
 }
+
+/// Whether a unit of `version` has a content artifact not downloaded yet (an on_demand
+/// sync's, or one whose artifact was reclaimed): an optimized immediate sync must not be
+/// skipped then. One `EXISTS` query.
+pub async fn version_lacks_artifacts(
+    db: &Database,
+    version: &RepositoryVersion,
+) -> Result<bool, VersionError> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM core_repositorycontent rc \
+         JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+         WHERE {IN_VERSION} AND ca.artifact_id IS NULL)"
+    );
+    let lacking: bool = on_pool!(db, pool => {
+        sqlx::query_scalar(&sql)
+            .bind(version.repository_id)
+            .bind(version.number)
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(lacking)
+}

@@ -30,7 +30,8 @@ pub enum VersionError {
     },
     /// A unit added with `overwrite=false` has the repository key of a unit already in the
     /// repository.
-    #[error("the repository already holds {pulp_type} content with {key}, and overwrite is false")]
+    /// The text carries pulpcore's error code of an overwrite conflict (`PLP0023`).
+    #[error("[PLP0023] Content overwrite rejected: new content of type '{pulp_type}' would overwrite existing content in the repository with the same unique key ({key}), and overwrite is false")]
     WouldOverwrite {
         /// The content type.
         pulp_type: String,

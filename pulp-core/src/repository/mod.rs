@@ -12,7 +12,9 @@ mod new_version;
 mod summary;
 mod version;
 
-pub use content_artifacts::{version_content_artifacts, VersionContentArtifact};
+pub use content_artifacts::{
+    version_content_artifacts, version_lacks_artifacts, VersionContentArtifact,
+};
 pub use delete::{delete_version, retain_versions};
 pub use error::VersionError;
 pub use hooks::{RepositoryHooks, RepositoryType};

@@ -19,10 +19,15 @@ pub struct StatusReport {
     pub online_content_apps: Vec<AppStatus>,
     /// Whether the database answers.
     pub database_connection: Connected,
+    /// Pulp's cache connection: this server has no Redis cache, so never connected (as
+    /// pulpcore answers with `CACHE_ENABLED` off).
+    pub redis_connection: Connected,
     /// Space on the artifact storage.
     pub storage: StorageUsage,
     /// How clients reach the content app.
     pub content_settings: ContentSettings,
+    /// Whether domains are enabled (never, yet).
+    pub domain_enabled: bool,
 }
 
 /// `{"connected": bool}`.
@@ -60,10 +65,12 @@ pub async fn status_report(app: &App) -> StatusReport {
         online_api_apps: online(AppType::Api).await,
         online_content_apps: online(AppType::Content).await,
         database_connection: Connected { connected },
+        redis_connection: Connected { connected: false },
         storage: app.storage().usage(),
         content_settings: ContentSettings {
             content_origin: app.settings().effective_content_origin(),
             content_path_prefix: app.settings().content_path_prefix.clone(),
         },
+        domain_enabled: false,
     }
 }

@@ -10,6 +10,25 @@ use super::{DispatchRequest, ProgressReporter, Task, TaskError, TaskingError};
 use crate::app::App;
 use crate::db::PulpId;
 
+tokio::task_local! {
+    /// What the task running on this (tokio) task has created so far.
+    static CREATED: Arc<Mutex<Vec<String>>>;
+}
+
+/// Records `href` in the `created_resources` of the task this code runs in, if any (for code
+/// that creates an object without being handed the [`TaskContext`], such as a publication
+/// made by a repository's `on_new_version` hook). Returns whether a task was running.
+pub fn record_created_resource(href: impl Into<String>) -> bool {
+    let href = href.into();
+    CREATED
+        .try_with(|created| {
+            if let Ok(mut created) = created.lock() {
+                created.push(href);
+            }
+        })
+        .is_ok()
+}
+
 /// The running task's view of the world.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
@@ -81,6 +100,22 @@ impl TaskContext {
         if let Ok(mut created) = self.created.lock() {
             created.push(href.into());
         }
+    }
+
+    /// Records `href` first in `created_resources` (a task's main result, such as the
+    /// version a sync made, comes before what hooks made with it, as pulpcore lists them).
+    pub fn add_created_resource_first(&self, href: impl Into<String>) {
+        if let Ok(mut created) = self.created.lock() {
+            created.insert(0, href.into());
+        }
+    }
+
+    /// Runs `future` with [`record_created_resource`] recording into this task.
+    pub(crate) fn recording<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        CREATED.scope(self.created.clone(), future)
     }
 
     pub(crate) fn created_resources(&self) -> Vec<String> {

@@ -29,7 +29,7 @@ mod wakeup;
 mod worker;
 
 pub use cancel::cancel;
-pub use context::TaskContext;
+pub use context::{record_created_resource, TaskContext};
 pub use dispatch::{dispatch, DispatchRequest};
 pub use error::{TaskError, TaskingError};
 pub use progress::{GroupProgressReport, ProgressReport, ProgressReporter};

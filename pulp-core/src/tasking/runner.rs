@@ -166,7 +166,7 @@ async fn execute(app: &App, task: Task, working_dir: &Path) -> Outcome {
     let dispatcher = dispatcher_of(app, context.task().seq).await;
     let run = AssertUnwindSafe(crate::rbac::acting_as(
         dispatcher,
-        function(context.clone()),
+        context.recording(function(context.clone())),
     ))
     .catch_unwind();
     let ended = tokio::select! {

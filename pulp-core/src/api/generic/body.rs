@@ -41,7 +41,12 @@ pub fn writable_fields<T: Detail>() -> Vec<String> {
         .filter(|f| !f.read_only)
         .map(|f| f.name)
         .collect();
-    names.extend(T::COLUMNS.iter().map(|c| column_field(c).name));
+    names.extend(
+        T::COLUMNS
+            .iter()
+            .filter(|c| !T::READ_ONLY_COLUMNS.contains(&c.name))
+            .map(|c| column_field(c).name),
+    );
     names.push("pulp_labels".into());
     names
 }
@@ -58,7 +63,10 @@ pub fn parse_labels(value: &Value) -> Result<Labels, ApiError> {
     for (k, v) in map {
         match v {
             Value::String(s) => {
-                labels.insert(k.clone(), s.clone());
+                labels.insert(k.clone(), Some(s.clone()));
+            }
+            Value::Null => {
+                labels.insert(k.clone(), None);
             }
             _ => {
                 return Err(ApiError::field(

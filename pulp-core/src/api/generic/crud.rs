@@ -81,6 +81,7 @@ impl DetailOps {
 }
 
 async fn create_now<T: Detail>(app: &App, body: Value) -> Result<Value, ApiError> {
+    remote_url_allowed::<T>(app, &body)?;
     let (labels, fields, detail) = parse_parts::<T>(app, body, None, false).await?;
     let model = models::create::<T>(app.db(), labels, fields, detail).await?;
     served_objects_changed::<T>(app);
@@ -105,6 +106,7 @@ async fn update_now<T: Detail>(
     body: Value,
     partial: bool,
 ) -> Result<Value, ApiError> {
+    remote_url_allowed::<T>(app, &body)?;
     let model = models::get::<T>(app.db(), id).await?;
     let (labels, fields, detail) = parse_parts::<T>(app, body, Some(&model), partial).await?;
     let mut model = model;
@@ -215,6 +217,7 @@ async fn type_filters<T: Detail>(
             &format!("d.{column}"),
             &["", "__in", "__contains"],
         );
+        crate::api::list::regex_filters(&mut filter, &query, param, &format!("d.{column}"))?;
     }
     if table == "core_content" {
         super::content::version_filters(&app, &mut filter, &query).await?;
@@ -240,6 +243,7 @@ pub fn common_filters(
             "m.name",
             crate::api::list::TEXT_LOOKUPS,
         );
+        crate::api::list::regex_filters(filter, query, "name", "m.name")?;
         if let Some(v) = query.get("name__istartswith") {
             filter.add(
                 "LOWER(m.name) LIKE ? ESCAPE '\\'",
@@ -290,6 +294,15 @@ fn label_filter(app: &App, filter: &mut SqlWhere, query: &QueryParams) -> Result
             format!("json_extract(m.pulp_labels, '$.\"' || {key_bind} || '\"')")
         }
     };
+    let has_key = |key_bind: &str| {
+        if postgres {
+            format!("jsonb_exists(m.pulp_labels, {key_bind})")
+        } else {
+            format!(
+                "EXISTS (SELECT 1 FROM json_each(m.pulp_labels) WHERE json_each.key = {key_bind})"
+            )
+        }
+    };
     for term in select.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         if let Some((key, value)) = term.split_once("!=") {
             let clause = format!("({} IS NULL OR {} <> ?)", value_of("?"), value_of("?"));
@@ -320,11 +333,11 @@ fn label_filter(app: &App, filter: &mut SqlWhere, query: &QueryParams) -> Result
                 ],
             );
         } else if let Some(key) = term.strip_prefix('!') {
-            let clause = format!("{} IS NULL", value_of("?"));
+            let clause = format!("NOT {}", has_key("?"));
             filter.add(&clause, [SqlValue::Text(Some(key.trim().into()))]);
         } else {
-            let clause = format!("{} IS NOT NULL", value_of("?"));
-            filter.add(&clause, [SqlValue::Text(Some(term.into()))]);
+            // The key is present, with a value or without (`null`).
+            filter.add(&has_key("?"), [SqlValue::Text(Some(term.into()))]);
         }
     }
     Ok(())
@@ -475,6 +488,31 @@ async fn precheck<T: Detail>(
     Ok(())
 }
 
+fn remote_url_allowed<T: Detail>(app: &App, body: &Value) -> Result<(), ApiError> {
+    if <T::Kind as MasterKind>::TABLE == "core_remote" {
+        if let Some(Value::String(url)) = body.get("url") {
+            check_file_url(app, url)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `file://` remote URL must name an absolute path below `allowed_import_paths`, as
+/// pulpcore requires (a remote could otherwise read any file of the server).
+fn check_file_url(app: &App, url: &str) -> Result<(), ApiError> {
+    let Some(path) = url
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("file://"))
+        .map(|_| &url[7..])
+    else {
+        return Ok(());
+    };
+    let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    crate::importexport::allowed_path(app.settings(), crate::importexport::PathKind::Import, &path)
+        .map(|_| ())
+        .map_err(|e| ApiError::field("url", e.to_string()))
+}
+
 /// The create handler of `T` (201, or 202 and a task for kinds Pulp creates in tasks).
 pub async fn create<T: Detail>(State(app): State<App>, body: Bytes) -> Result<Response, ApiError> {
     let body: Value = parse_json(&body)?;
@@ -606,7 +644,7 @@ pub async fn set_label<T: Detail>(
     model
         .master
         .pulp_labels
-        .insert(body.key.clone(), body.value.clone().unwrap_or_default());
+        .insert(body.key.clone(), body.value.clone());
     models::update::<T>(app.db(), model).await?;
     Ok((
         StatusCode::CREATED,

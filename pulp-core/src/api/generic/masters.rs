@@ -110,6 +110,11 @@ async fn render_page(
             by_type.entry(t.clone()).or_default().push(*id);
         }
     }
+    let artifacts = if table == "core_content" {
+        content_artifacts(app, &ids).await?
+    } else {
+        HashMap::new()
+    };
     let mut rendered: HashMap<String, Value> = HashMap::new();
     for (pulp_type, group) in by_type {
         let Some(ops) = app.detail_ops(table, &pulp_type) else {
@@ -128,10 +133,45 @@ async fn render_page(
             let href = super::refs::href_of(app, table, t, *id)?;
             let mut value = rendered.remove(&href)?;
             value["pulp_type"] = Value::String(t.clone());
+            if table == "core_content" {
+                // pulpcore's generic content serializer: relative path → artifact href.
+                let map = artifacts.get(id).cloned().unwrap_or_default();
+                value["artifacts"] = Value::Object(map);
+            }
             Some(select_fields(value, raw))
         })
         .collect();
     Ok(results)
+}
+
+/// The `artifacts` of each unit: relative path → artifact href (`null` while not downloaded).
+async fn content_artifacts(
+    app: &App,
+    ids: &[PulpId],
+) -> Result<HashMap<PulpId, serde_json::Map<String, Value>>, ApiError> {
+    let mut out: HashMap<PulpId, serde_json::Map<String, Value>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut f = SqlWhere::new(app.db().backend());
+    f.add_in(
+        "content_id",
+        ids.iter().map(|id| SqlValue::Id(Some(*id))).collect(),
+    );
+    let sql = format!(
+        "SELECT content_id, relative_path, artifact_id FROM core_contentartifact {}",
+        f.sql()
+    );
+    let rows: Vec<(PulpId, String, Option<PulpId>)> = crate::on_pool!(app.db(), pool => {
+        crate::bind_values!(sqlx::query_as(&sql), f.values()).fetch_all(pool).await?
+    });
+    for (content, path, artifact) in rows {
+        let href = artifact.map_or(Value::Null, |a| {
+            Value::String(crate::wire::artifact_href(a))
+        });
+        out.entry(content).or_default().insert(path, href);
+    }
+    Ok(out)
 }
 
 async fn list_versions(
@@ -190,6 +230,18 @@ pub fn mount_kind_lists(routes: &mut ApiRoutes) {
             params.extend(name_params());
         }
         params.extend(common_filter_params());
+        params.extend(crate::api::openapi::time_params("pulp_created"));
+        params.extend(crate::api::openapi::time_params("pulp_last_updated"));
+        if table == "core_distribution" {
+            for (name, ty) in [
+                ("base_path", FieldType::String),
+                ("base_path__contains", FieldType::String),
+                ("base_path__icontains", FieldType::String),
+                ("base_path__in", FieldType::StringList),
+            ] {
+                params.push(Param::query(name, ty, "Filter results by base_path"));
+            }
+        }
         params.push(Param::query(
             "pulp_type__in",
             FieldType::StringList,

@@ -70,7 +70,10 @@ pub fn schema<T: Detail>() -> Schema {
     let mut fields = common_fields(table != "core_publication");
     fields.extend(kind_fields(table));
     for column in T::COLUMNS {
-        let field = column_field(column);
+        let mut field = column_field(column);
+        if T::READ_ONLY_COLUMNS.contains(&column.name) {
+            field = field.read_only();
+        }
         if !fields.iter().any(|f| f.name == field.name) {
             fields.push(field);
         }
@@ -110,12 +113,37 @@ pub fn mount_detail<T: Detail>(routes: &mut ApiRoutes) {
         list_filters.extend(name_params());
     }
     list_filters.extend(common_filter_params());
+    // Implemented by `common_filters` for every kind (pulpcore has a subset on each).
+    list_filters.extend(crate::api::openapi::time_params("pulp_created"));
+    list_filters.extend(crate::api::openapi::time_params("pulp_last_updated"));
+    list_filters.push(Param::query(
+        "pulp_type__in",
+        FieldType::StringList,
+        "Pulp type is in",
+    ));
     for (param, _) in T::API_FILTERS {
         list_filters.push(Param::query(
             param,
             FieldType::String,
             &format!("Filter results where {param} matches value"),
         ));
+        list_filters.push(Param::query(
+            &format!("{param}__in"),
+            FieldType::StringList,
+            &format!("Filter results where {param} is in a comma-separated list of values"),
+        ));
+        list_filters.push(Param::query(
+            &format!("{param}__contains"),
+            FieldType::String,
+            &format!("Filter results where {param} contains value"),
+        ));
+        for suffix in ["__regex", "__iregex"] {
+            list_filters.push(Param::query(
+                &format!("{param}{suffix}"),
+                FieldType::String,
+                &format!("Filter results where {param} matches regex value"),
+            ));
+        }
     }
     if table == "core_content" {
         list_filters.extend(super::content::version_filter_params());
@@ -130,6 +158,16 @@ pub fn mount_detail<T: Detail>(routes: &mut ApiRoutes) {
             "base_path__contains",
             FieldType::String,
             "Filter results where base_path contains value",
+        ));
+        list_filters.push(Param::query(
+            "base_path__icontains",
+            FieldType::String,
+            "Filter results where base_path contains value",
+        ));
+        list_filters.push(Param::query(
+            "base_path__in",
+            FieldType::StringList,
+            "Filter results where base_path is in a comma-separated list of values",
         ));
     }
     if table == "core_publication" {

@@ -98,7 +98,9 @@ async fn repository_extras(
             "latest_version_href".into(),
             format!("{href}versions/{number}/").into(),
         );
-        map.insert("last_sync_details".into(), Value::Object(Map::new()));
+        // A type that records its syncs (pulp_file) shows its own.
+        map.entry("last_sync_details")
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     Ok(())
 }

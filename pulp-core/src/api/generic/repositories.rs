@@ -312,6 +312,9 @@ struct SyncBody {
     remote: Option<String>,
     #[serde(default)]
     mirror: Option<bool>,
+    /// pulp_file's `optimize` (default true): skip the sync when nothing changed upstream.
+    #[serde(default)]
+    optimize: Option<bool>,
 }
 
 async fn sync<T: Detail<Kind = RepositoryKind>>(
@@ -324,6 +327,7 @@ async fn sync<T: Detail<Kind = RepositoryKind>>(
         SyncBody {
             remote: None,
             mirror: None,
+            optimize: None,
         }
     } else {
         parse_json(&body)?
@@ -353,6 +357,7 @@ async fn sync<T: Detail<Kind = RepositoryKind>>(
                 "remote_pk": remote,
                 "repository_pk": repository.pulp_id(),
                 "mirror": body.mirror.unwrap_or(false),
+                "optimize": body.optimize.unwrap_or(true),
             }))
             .exclusive([resource::<T>(repository.pulp_id())])
             .shared([remote_href]),
@@ -428,6 +433,7 @@ pub fn mount_repository_with<T: Detail<Kind = RepositoryKind>>(
         json!({"type": "object", "properties": {
             "remote": {"type": "string", "format": "uri"},
             "mirror": {"type": "boolean", "default": false},
+            "optimize": {"type": "boolean", "default": true, "description": "Whether or not to optimize sync."},
         }}),
     );
     routes.route(
@@ -579,7 +585,7 @@ pub async fn add_and_remove(ctx: TaskContext) -> TaskOutput {
             &repository.pulp_type,
             repository.pulp_id,
         ) {
-            ctx.add_created_resource(format!("{href}versions/{}/", created.number));
+            ctx.add_created_resource_first(format!("{href}versions/{}/", created.number));
         }
     }
     Ok(None)
