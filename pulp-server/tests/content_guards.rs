@@ -189,6 +189,17 @@ impl Env {
             )
             .await;
         let publication = self.finish(&task).await["created_resources"][0].clone();
+        // File distributions serve publications only (a repository's latest one), as pulpcore.
+        for repository in [&on_demand, &streamed] {
+            let (status, task) = self
+                .post(
+                    "/pulp/api/v3/publications/file/file/",
+                    json!({"repository": repository}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+            self.finish(&task).await;
+        }
         for (base_path, source) in [
             ("pub", json!({"publication": publication})),
             (

@@ -126,7 +126,7 @@ async fn serve_answers_status_and_stops_cleanly(t: &TestDatabase) {
         .iter()
         .filter_map(|v| v["component"].as_str())
         .collect();
-    assert_eq!(components, ["core", "file"]);
+    assert_eq!(components, ["core", "certguard", "file", "container"]);
     for version in versions {
         assert_eq!(version["version"], pulp_core::plugin::PULP_API_VERSION);
         assert!(version["package"]

@@ -57,6 +57,7 @@ async fn dispatcher(t: &TestDatabase) -> App {
     // With the plugins of the worker processes, whose migrations they need.
     let app = App::builder(SettingsSources::defaults_only())
         .plugin(pulp_file::FilePlugin)
+        .plugin(pulp_container::ContainerPlugin)
         .build_with(t.settings())
         .await
         .expect("build app");
@@ -305,6 +306,7 @@ async fn a_killed_worker_leaves_no_half_made_version(t: &TestDatabase, units: us
     let ttl = 2;
     let app = App::builder(SettingsSources::defaults_only())
         .plugin(pulp_file::FilePlugin)
+        .plugin(pulp_container::ContainerPlugin)
         .build_with(t.settings())
         .await
         .expect("build app");

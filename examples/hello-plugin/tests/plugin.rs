@@ -21,7 +21,7 @@ pulp_plugin_api::testing::db_tests! {
             .await
             .expect("build");
         let components: Vec<&str> = app.components().iter().map(|c| c.component.as_str()).collect();
-        assert_eq!(components, ["core", "hello"]);
+        assert_eq!(components, ["core", "certguard", "hello"]);
         let expected = pulp_plugin_api::testing::core_migration_count() + 5;
         assert_eq!(app.migrate().await.expect("migrate"), expected, "core's and the plugin's migrations");
         let ledger = t.db.applied_migrations().await.expect("ledger");

@@ -596,7 +596,32 @@ fn schemas(routes: &mut ApiRoutes) {
 pub(crate) fn mount(routes: &mut ApiRoutes) {
     schemas(routes);
     let href = "{upstream_pulp_href}";
-    let filters = super::openapi::name_params();
+    let mut filters = super::openapi::name_params();
+    filters.extend(
+        [
+            "",
+            "__contains",
+            "__icontains",
+            "__iexact",
+            "__in",
+            "__startswith",
+            "__istartswith",
+        ]
+        .iter()
+        .map(|lookup| {
+            let kind = if *lookup == "__in" {
+                super::openapi::FieldType::StringList
+            } else {
+                super::openapi::FieldType::String
+            };
+            super::openapi::Param::query(
+                &format!("base_url{lookup}"),
+                kind,
+                "Filter results where base_url matches value",
+            )
+        }),
+    );
+    filters.extend(super::openapi::time_params("last_replication"));
     routes.route(
         BASE,
         get(list).post(create),
